@@ -1,0 +1,85 @@
+"""Clarity API: the backend of the Solve app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+
+from clarity_api import cli, hashing, logs, security
+from clarity_api.coach import make_coach
+from clarity_api.config import DEV_SECRET, Config
+from clarity_api.errors import register_error_handlers
+from clarity_api.extensions import ClarityApi, db, jwt, limiter, migrate
+from clarity_api.models.types import render_item
+
+
+def create_app(config: type[Config] | Any = Config) -> Flask:
+    app = Flask(__name__)
+    app.config.from_object(config)
+    check_config(app)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
+    logs.init_app(app)
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(_migrations_dir()),
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_item,
+    )
+    jwt.init_app(app)
+    limiter.init_app(app)
+    security.init_app(app)
+    hashing.configure(app.config["HASH_THREADS"])
+    app.extensions["clarity_coach"] = make_coach(app.config)
+
+    from clarity_api.api import register_blueprints
+
+    register_blueprints(ClarityApi(app))
+    register_error_handlers(app)
+    cli.init_app(app)
+    return app
+
+
+def check_config(app: Flask) -> None:
+    """Refuse to run in production with the development signing key."""
+    if app.config["CLARITY_ENV"] not in {"development", "testing", "production"}:
+        raise RuntimeError("CLARITY_ENV must be development, testing or production")
+    if app.config["CLARITY_ENV"] == "production":
+        key = app.config.get("JWT_SECRET_KEY") or ""
+        if key == DEV_SECRET or len(key) < 32:
+            raise RuntimeError("JWT_SECRET_KEY must be set (32+ characters) in production")
+
+
+def engine_options(config: Any) -> dict[str, Any]:
+    uri = config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        return {"connect_args": {"timeout": 15}}
+    return {
+        "pool_size": config["DB_POOL_SIZE"],
+        "max_overflow": config["DB_MAX_OVERFLOW"],
+        "pool_timeout": config["DB_POOL_TIMEOUT_S"],
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+        "connect_args": {"connect_timeout": config["DB_CONNECT_TIMEOUT_S"]},
+    }
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE is how accounts are erased
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers don't wait for the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _migrations_dir() -> Any:
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"

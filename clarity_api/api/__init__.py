@@ -1,0 +1,12 @@
+"""HTTP: one blueprint per area; routes are thin and commit once."""
+
+from __future__ import annotations
+
+from clarity_api.extensions import ClarityApi
+
+
+def register_blueprints(api: ClarityApi) -> None:
+    from clarity_api.api import account, auth, devices, health, solve_sessions
+
+    for module in (auth, account, devices, solve_sessions, health):
+        api.register_blueprint(module.blp)

@@ -1,0 +1,51 @@
+"""/auth/me: the signed-in person's profile, data export and account deletion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_jwt_extended import current_user, jwt_required
+
+from clarity_api.api.docs import errors
+from clarity_api.extensions import ClarityBlueprint, db
+from clarity_api.schemas.auth import DeleteAccountSchema, MeSchema
+from clarity_api.security import per_user
+from clarity_api.services import account
+
+blp = ClarityBlueprint("account", __name__, url_prefix="/auth/me", description="Your account")
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, MeSchema)
+@errors(blp, 401, 429)
+@blp.doc(security=[{"bearerAuth": []}])
+@jwt_required()
+@per_user
+def me() -> Any:
+    """Who is signed in, their tier and usage."""
+    return account.profile(current_user)
+
+
+@blp.route("", methods=["DELETE"])
+@blp.arguments(DeleteAccountSchema)
+@blp.response(204)
+@errors(blp, 400, 401, 413, 422, 429)
+@blp.doc(security=[{"bearerAuth": []}])
+@jwt_required()
+@per_user
+def delete_me(body: dict[str, Any]) -> Any:
+    """Delete the account and everything tied to it, at once. Needs the password."""
+    account.delete(current_user, body["password"])
+    db.session.commit()
+    return None
+
+
+@blp.route("/export", methods=["GET"])
+@blp.response(200, {"type": "object"})
+@errors(blp, 401, 429)
+@blp.doc(security=[{"bearerAuth": []}])
+@jwt_required()
+@per_user
+def export() -> Any:
+    """Everything the service keeps about you, as JSON (no message content is ever kept)."""
+    return account.export(current_user)

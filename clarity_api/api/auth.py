@@ -1,0 +1,84 @@
+"""/auth: register, login, refresh, logout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_jwt_extended import current_user, get_jwt, jwt_required
+
+from clarity_api.api.docs import errors
+from clarity_api.extensions import ClarityBlueprint, db
+from clarity_api.schemas.auth import LoginSchema, RefreshSchema, RegisterSchema, TokenSchema
+from clarity_api.security import login_failures, per_ip, per_user
+from clarity_api.services import auth, tokens
+
+blp = ClarityBlueprint("auth", __name__, url_prefix="/auth", description="Accounts and tokens")
+
+
+@blp.route("/register", methods=["POST"])
+@blp.arguments(RegisterSchema)
+@blp.response(201, TokenSchema)
+@errors(blp, 400, 409, 413, 422, 429)
+@per_ip
+def register(body: dict[str, Any]) -> Any:
+    """Create an account (free tier) with its first device, and sign in."""
+    user, access, refresh = auth.register(
+        body["email"],
+        body["password"],
+        body["device_fingerprint"],
+        body["device_name"],
+        body["platform"],
+    )
+    db.session.commit()
+    return tokens.token_response(user, access, refresh)
+
+
+@blp.route("/login", methods=["POST"])
+@blp.arguments(LoginSchema)
+@blp.response(200, TokenSchema)
+@errors(blp, 400, 401, 403, 413, 422, 429)
+@per_ip
+@login_failures
+def login(body: dict[str, Any]) -> Any:
+    """Sign in on a device.
+
+    A new device beyond the tier's limit is 403 DEVICE_LIMIT_REACHED. Five failed attempts
+    for one email within a minute: further attempts get 429 until the minute has passed.
+    """
+    user, access, refresh = auth.login(
+        body["email"],
+        body["password"],
+        body["device_fingerprint"],
+        body["device_name"],
+        body["platform"],
+    )
+    db.session.commit()
+    return tokens.token_response(user, access, refresh)
+
+
+@blp.route("/refresh", methods=["POST"])
+@blp.arguments(RefreshSchema)
+@blp.response(200, TokenSchema)
+@errors(blp, 400, 401, 413, 422, 429)
+@per_ip
+def refresh(body: dict[str, Any]) -> Any:
+    """Swap a refresh token for a new pair (rotation).
+
+    A refresh token works once; presenting a used one revokes every token of that login.
+    """
+    user, access, new_refresh = tokens.rotate(body["refresh_token"])
+    db.session.commit()
+    return tokens.token_response(user, access, new_refresh)
+
+
+@blp.route("/logout", methods=["POST"])
+@blp.response(204)
+@errors(blp, 401, 429)
+@blp.doc(security=[{"bearerAuth": []}])
+@jwt_required()
+@per_user
+def logout() -> Any:
+    """End this login: its access and refresh tokens stop working."""
+    tokens.revoke_login(current_user.id, get_jwt()["lid"])
+    db.session.commit()
+    return None

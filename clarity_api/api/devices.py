@@ -1,0 +1,54 @@
+"""/auth/devices: the devices signed in to this account."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask_jwt_extended import current_user, get_jwt, jwt_required
+
+from clarity_api.api.docs import errors
+from clarity_api.extensions import ClarityBlueprint, db
+from clarity_api.models import Login
+from clarity_api.schemas.auth import DeviceListSchema
+from clarity_api.security import per_user
+from clarity_api.services import devices
+
+blp = ClarityBlueprint("devices", __name__, url_prefix="/auth/devices", description="Devices")
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, DeviceListSchema)
+@errors(blp, 401, 429)
+@blp.doc(security=[{"bearerAuth": []}])
+@jwt_required()
+@per_user
+def list_devices() -> Any:
+    """This account's devices; `is_current` marks the one this token signed in on."""
+    login = db.session.get(Login, uuid.UUID(get_jwt()["lid"]))
+    current_device = login.device_id if login else None
+    items = [
+        {
+            "id": d.id,
+            "device_name": d.device_name,
+            "platform": d.platform,
+            "created_at": d.created_at,
+            "last_active_at": d.last_active_at,
+            "is_current": d.id == current_device,
+        }
+        for d in devices.list_for(current_user.id)
+    ]
+    return {"devices": items}
+
+
+@blp.route("/<device_id>", methods=["DELETE"])
+@blp.response(204)
+@errors(blp, 401, 404, 429)
+@blp.doc(security=[{"bearerAuth": []}])
+@jwt_required()
+@per_user
+def delete_device(device_id: str) -> Any:
+    """Forget a device; its logins are revoked. Unknown or someone else's: 404."""
+    devices.forget(current_user.id, device_id)
+    db.session.commit()
+    return None

@@ -1,0 +1,174 @@
+"""/sessions: open, list, read, close and delete Solve sessions; stream the coach's reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_jwt_extended import current_user, jwt_required
+
+from clarity_api.api.docs import errors
+from clarity_api.coach.base import Turn
+from clarity_api.coach.emotion import detect_emotion
+from clarity_api.extensions import ClarityBlueprint, db
+from clarity_api.safety import detect_crisis
+from clarity_api.schemas.solve_sessions import (
+    DoneEventSchema,
+    ErrorEventSchema,
+    MessageRequestSchema,
+    SessionCreatedSchema,
+    SessionCreateSchema,
+    SessionListSchema,
+    SessionQuerySchema,
+    SessionSchema,
+    SessionUpdateSchema,
+    TokenEventSchema,
+)
+from clarity_api.security import per_user
+from clarity_api.services import devices, safety_counts, solving
+from clarity_api.streaming import reply_events, sse_response
+
+blp = ClarityBlueprint(
+    "solve_sessions", __name__, url_prefix="/sessions", description="Solve sessions"
+)
+_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+_FINGERPRINT = {
+    "in": "header",
+    "name": "X-Device-Fingerprint",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "A device registered to this account",
+}
+
+
+@blp.route("")
+class SolveSessions(MethodView):
+    @blp.arguments(SessionCreateSchema, required=False)
+    @blp.response(201, SessionCreatedSchema, headers={"Location": {"schema": {"type": "string"}}})
+    @errors(blp, 400, 401, 403, 413, 422, 429)
+    @blp.doc(security=_SECURITY, parameters=[_FINGERPRINT])
+    @jwt_required()
+    @per_user
+    def post(self, _body: dict[str, Any]) -> Any:
+        """Open a Solve session on this device; counts against the tier's quota."""
+        fingerprint = request.headers.get("X-Device-Fingerprint")
+        device = devices.require_current(current_user.id, fingerprint)
+        solve_session, usage = solving.open_session(current_user, device)
+        db.session.commit()
+        body = {
+            "session_id": solve_session.id,
+            "status": solve_session.status.value,
+            "current_step": solve_session.current_step.value,
+            "created_at": solve_session.created_at,
+            "usage": usage,
+        }
+        return body, 201, {"Location": f"/sessions/{solve_session.id}"}
+
+    @blp.arguments(SessionQuerySchema, location="query")
+    @blp.response(200, SessionListSchema)
+    @errors(blp, 401, 422, 429)
+    @blp.doc(security=_SECURITY)
+    @jwt_required()
+    @per_user
+    def get(self, query: dict[str, Any]) -> Any:
+        """This account's sessions, newest first."""
+        items, total = solving.list_sessions(
+            current_user.id, query["limit"], query["offset"], query["status"]
+        )
+        return {
+            "sessions": items,
+            "total": total,
+            "limit": query["limit"],
+            "offset": query["offset"],
+        }
+
+
+@blp.route("/<session_id>")
+class SolveSessionItem(MethodView):
+    @blp.response(200, SessionSchema)
+    @errors(blp, 401, 404, 429)
+    @blp.doc(security=_SECURITY)
+    @jwt_required()
+    @per_user
+    def get(self, session_id: str) -> Any:
+        """One session. Unknown, malformed or someone else's id: 404 SESSION_NOT_FOUND."""
+        return solving.get_session(current_user.id, session_id)
+
+    @blp.arguments(SessionUpdateSchema)
+    @blp.response(200, SessionSchema)
+    @errors(blp, 400, 401, 404, 409, 413, 422, 429)
+    @blp.doc(security=_SECURITY)
+    @jwt_required()
+    @per_user
+    def patch(self, body: dict[str, Any], session_id: str) -> Any:
+        """Complete or abandon an active session; anything else is 409 INVALID_TRANSITION."""
+        solve_session = solving.change_status(current_user.id, session_id, body["status"])
+        db.session.commit()
+        return solve_session
+
+    @blp.response(204)
+    @errors(blp, 401, 404, 429)
+    @blp.doc(security=_SECURITY)
+    @jwt_required()
+    @per_user
+    def delete(self, session_id: str) -> Any:
+        """Delete a session (usage already counted stays counted)."""
+        solving.delete_session(current_user.id, session_id)
+        db.session.commit()
+        return None
+
+
+_STREAM_DOC = {
+    "description": (
+        "Server-Sent Events. `event: token` with data {content} per piece of the reply; "
+        "then exactly one `event: done` or `event: error`. Lines starting with `:` are "
+        "comments (keep-alive `: ping`)."
+    ),
+    "content": {
+        "text/event-stream": {
+            "schema": {"type": "string"},
+            "x-events": {
+                "token": TokenEventSchema.__name__,
+                "done": DoneEventSchema.__name__,
+                "error": ErrorEventSchema.__name__,
+            },
+        }
+    },
+}
+
+
+@blp.route("/<session_id>/messages", methods=["POST"])
+@blp.arguments(MessageRequestSchema)
+@blp.response(200, {"type": "string"}, content_type="text/event-stream")
+@errors(blp, 400, 401, 404, 409, 413, 422, 429)
+@blp.doc(security=_SECURITY, responses={"200": _STREAM_DOC})
+@jwt_required()
+@per_user
+def post_message(message: dict[str, Any], session_id: str) -> Any:
+    """Send a message; the coach's reply streams back as Server-Sent Events."""
+    # Earlier turns that signalled a crisis are context no coach may see either.
+    history = [
+        Turn(t["role"], t["content"])
+        for t in message["history"]
+        if t["role"] != "user" or not detect_crisis(t["content"])
+    ]
+    plan = solving.begin_turn(
+        current_user.id, session_id, message["content"], message["step"], history
+    )
+    crisis = detect_crisis(plan.content)
+    if crisis:
+        safety_counts.record_blocked()
+    db.session.commit()
+    db.session.remove()  # no connection is held while the reply is paced out
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    config = app.config
+    events = reply_events(
+        app,
+        plan,
+        app.extensions["clarity_coach"],
+        detect_emotion(plan.content),
+        crisis,
+        config["STREAM_TOKEN_DELAY_MS"] / 1000,
+    )
+    return sse_response(events)

@@ -1,0 +1,27 @@
+"""The coach: which reply source this app uses, chosen once from config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clarity_api.coach.base import Coach
+
+
+def make_coach(config: dict[str, Any]) -> Coach:
+    provider = config["COACH_PROVIDER"]
+    ping_interval = config["STREAM_PING_INTERVAL_S"]
+    if provider == "scripted":
+        from clarity_api.coach.scripted import ScriptedCoach
+
+        return ScriptedCoach(config["STREAM_TOKEN_DELAY_MS"] / 1000, ping_interval)
+    if provider == "openai":
+        from clarity_api.coach.openai_coach import OpenAICoach
+
+        return OpenAICoach(
+            base_url=config["COACH_BASE_URL"],
+            api_key=config["COACH_API_KEY"],
+            model=config["COACH_MODEL"],
+            timeout_s=config["COACH_TIMEOUT_S"],
+            ping_interval_s=ping_interval,
+        )
+    raise ValueError(f"COACH_PROVIDER must be 'scripted' or 'openai', not {provider!r}")

@@ -1,0 +1,99 @@
+"""Config: every setting, read from the environment, with safe development defaults."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+DEV_SECRET = "clarity-dev-secret-change-me-please-0123456789"
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(raw: str | None) -> str:
+    """The SQLAlchemy URL, with the psycopg 3 driver spelled out for PostgreSQL."""
+    if not raw:
+        return f"sqlite:///{INSTANCE_DIR / 'clarity.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+def redis_storage(raw: str | None) -> str:
+    return raw if raw else "memory://"
+
+
+class Config:
+    CLARITY_ENV = os.environ.get("CLARITY_ENV", "development")
+    TESTING = CLARITY_ENV == "testing"
+    SECRET_KEY = os.environ.get("JWT_SECRET_KEY", DEV_SECRET)
+    JWT_SECRET_KEY = SECRET_KEY
+    JWT_ALGORITHM = "HS256"
+    JWT_DECODE_ALGORITHMS = ["HS256"]
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=3600)
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
+    JWT_TOKEN_LOCATION = ["headers"]
+    JWT_ERROR_MESSAGE_KEY = "message"
+
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
+    # Short transactions only: no stream holds a connection, so a small pool serves thousands.
+    DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "10"))
+    DB_MAX_OVERFLOW = int(os.environ.get("DB_MAX_OVERFLOW", "10"))
+    # A dead database must answer 503 fast, never hang a request.
+    DB_CONNECT_TIMEOUT_S = int(os.environ.get("DB_CONNECT_TIMEOUT_S", "2"))
+    DB_POOL_TIMEOUT_S = int(os.environ.get("DB_POOL_TIMEOUT_S", "5"))
+
+    # Bodies are small JSON; history is at most 20 × 4000 characters.
+    MAX_CONTENT_LENGTH = 512 * 1024
+
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = redis_storage(REDIS_URL)
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_PER_USER = os.environ.get("RATELIMIT_PER_USER", "60 per minute")
+    RATELIMIT_PER_IP = os.environ.get("RATELIMIT_PER_IP", "30 per minute")
+    LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "5 per minute")
+
+    CORS_ORIGINS = [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()]
+
+    STREAM_TOKEN_DELAY_MS = int(os.environ.get("STREAM_TOKEN_DELAY_MS", "50"))
+    STREAM_PING_INTERVAL_S = float(os.environ.get("STREAM_PING_INTERVAL_S", "15"))
+
+    COACH_PROVIDER = os.environ.get("COACH_PROVIDER", "scripted")
+    COACH_BASE_URL = os.environ.get("COACH_BASE_URL", "http://127.0.0.1:11434/v1")
+    COACH_API_KEY = os.environ.get("COACH_API_KEY", "not-needed")
+    COACH_MODEL = os.environ.get("COACH_MODEL", "llama3.2")
+    COACH_TIMEOUT_S = float(os.environ.get("COACH_TIMEOUT_S", "60"))
+
+    # Password hashing runs on a thread pool; this bounds how many hash at once per worker.
+    HASH_THREADS = int(os.environ.get("HASH_THREADS", "2"))
+
+    TIER_LIMITS = {
+        "free": {"devices": 1, "sessions": 10, "window": "lifetime"},
+        "standard": {"devices": 2, "sessions": 100, "window": "month"},
+        "pro": {"devices": 3, "sessions": None, "window": "month"},
+    }
+
+    API_TITLE = "Clarity API"
+    API_VERSION = "1.0.0"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    API_SPEC_OPTIONS = {
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            }
+        },
+        "servers": [{"url": "/"}],
+    }

@@ -1,0 +1,20 @@
+"""The tables, imported together so Alembic and relationships see all of them."""
+
+from clarity_api.models.device import Device, Login
+from clarity_api.models.enums import Platform, SessionStatus, SolveStep, Tier
+from clarity_api.models.solve_session import BlockedMessageCount, SolveSession
+from clarity_api.models.user import Subscription, UsageCounter, User
+
+__all__ = [
+    "BlockedMessageCount",
+    "Device",
+    "Login",
+    "Platform",
+    "SessionStatus",
+    "SolveSession",
+    "SolveStep",
+    "Subscription",
+    "Tier",
+    "UsageCounter",
+    "User",
+]

@@ -1,0 +1,58 @@
+"""Solve sessions: one guided walk through the five steps."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Date, Enum, ForeignKey, Index, Integer
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from clarity_api.clock import utcnow
+from clarity_api.extensions import db
+from clarity_api.models.enums import SessionStatus, SolveStep
+from clarity_api.models.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from clarity_api.models.user import User
+
+
+def _values(enum: type) -> list[str]:
+    return [member.value for member in enum]  # type: ignore[attr-defined]
+
+
+class SolveSession(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "solve_sessions"
+    __table_args__ = (
+        # The list query: a user's sessions, newest first, optionally by status.
+        Index("ix_solve_sessions_user_created", "user_id", "created_at", "id"),
+        Index("ix_solve_sessions_user_status_created", "user_id", "status", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[SessionStatus] = mapped_column(
+        Enum(SessionStatus, native_enum=False, length=16, values_callable=_values),
+        default=SessionStatus.ACTIVE,
+    )
+    current_step: Mapped[SolveStep] = mapped_column(
+        Enum(SolveStep, native_enum=False, length=16, values_callable=_values),
+        default=SolveStep.RECEIVE,
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="solve_sessions")
+
+
+class BlockedMessageCount(db.Model):  # type: ignore[name-defined]
+    """How many messages the crisis check answered, per UTC day. Nothing else is kept."""
+
+    __tablename__ = "blocked_message_counts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

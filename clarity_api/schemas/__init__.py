@@ -1,0 +1,1 @@
+"""marshmallow schemas: request parsing and response shapes, one module per API area."""

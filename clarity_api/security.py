@@ -1,0 +1,99 @@
+"""Who is calling: JWT loaders and error callbacks, rate-limit keys and limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+from flask_jwt_extended import get_jwt_identity
+
+from clarity_api.errors import InvalidToken, TokenExpired, TokenRevoked, render_clarity_error
+from clarity_api.extensions import jwt, limiter
+from clarity_api.services import tokens
+
+
+def _user_limit() -> str:
+    return current_app.config["RATELIMIT_PER_USER"]  # type: ignore[no-any-return]
+
+
+def _ip_limit() -> str:
+    return current_app.config["RATELIMIT_PER_IP"]  # type: ignore[no-any-return]
+
+
+def _login_failure_limit() -> str:
+    return current_app.config["LOGIN_FAILURE_LIMIT"]  # type: ignore[no-any-return]
+
+
+def user_key() -> str:
+    return f"user:{get_jwt_identity()}"
+
+
+def login_email_key() -> str:
+    body = request.get_json(silent=True, force=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    return f"login:{str(email).strip().lower()}" if isinstance(email, str) else "login:-"
+
+
+# One budget per user across every authenticated endpoint; put it under @jwt_required().
+per_user = limiter.shared_limit(_user_limit, scope="user", key_func=user_key)
+# Unauthenticated endpoints (register, login, refresh): one budget per client address.
+per_ip = limiter.shared_limit(_ip_limit, scope="auth-ip")
+# Repeated failed logins for one email: only 401s count, and once over, every attempt waits.
+login_failures = limiter.limit(
+    _login_failure_limit,
+    key_func=login_email_key,
+    deduct_when=lambda response: response.status_code == 401,
+)
+
+
+def register_jwt_callbacks() -> None:
+    @jwt.token_in_blocklist_loader
+    def _revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        if payload.get("type") != "access":
+            return False  # refresh tokens never reach a bearer-protected route
+        g.clarity_user = tokens.active_user(payload)
+        return g.clarity_user is None
+
+    @jwt.user_lookup_loader
+    def _user(header: dict[str, Any], payload: dict[str, Any]) -> Any:
+        return g.get("clarity_user")
+
+    @jwt.expired_token_loader
+    def _expired(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return render_clarity_error(TokenExpired())
+
+    @jwt.invalid_token_loader
+    def _invalid(reason: str) -> Response:
+        return render_clarity_error(InvalidToken())
+
+    @jwt.unauthorized_loader
+    def _missing(reason: str) -> Response:
+        return render_clarity_error(InvalidToken("A bearer access token is required."))
+
+    @jwt.revoked_token_loader
+    def _revoked_answer(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return render_clarity_error(TokenRevoked())
+
+    @jwt.user_lookup_error_loader
+    def _gone(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return render_clarity_error(TokenRevoked())
+
+    @jwt.needs_fresh_token_loader
+    def _fresh(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return render_clarity_error(InvalidToken())
+
+
+def add_security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.mimetype == "application/json":
+        headers.setdefault("Cache-Control", "no-store")
+        headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    register_jwt_callbacks()
+    app.after_request(add_security_headers)

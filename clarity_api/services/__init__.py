@@ -1,0 +1,1 @@
+"""The rules: plain functions over models, raising ClarityError; callers commit."""

@@ -1,0 +1,72 @@
+"""Accounts: register, sign in, and the password rule."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.exc import IntegrityError
+
+from clarity_api import hashing
+from clarity_api.errors import EmailAlreadyExists, InvalidCredentials, WeakPassword
+from clarity_api.extensions import db
+from clarity_api.models import Device, Subscription, Tier, UsageCounter, User
+from clarity_api.services import devices, tokens
+
+_UPPER = re.compile(r"[A-Z]")
+_DIGIT = re.compile(r"[0-9]")
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < 8 or not _UPPER.search(password) or not _DIGIT.search(password):
+        raise WeakPassword()
+
+
+def find_user(email: str) -> User | None:
+    stmt = db.select(User).where(User.email == normalize_email(email))
+    return db.session.execute(stmt).scalar_one_or_none()  # type: ignore[no-any-return]
+
+
+def register(
+    email: str, password: str, fingerprint: str, device_name: str | None, platform: str | None
+) -> tuple[User, str, str]:
+    """A new free account with its first device and login."""
+    check_password_strength(password)
+    email = normalize_email(email)
+    if find_user(email) is not None:
+        raise EmailAlreadyExists()
+    user = User(email=email, password_hash=hashing.hash_password(password))
+    user.subscription = Subscription(tier=Tier.FREE)
+    user.usage = UsageCounter(sessions_total=0, period="", sessions_in_period=0)
+    db.session.add(user)
+    try:
+        db.session.flush()  # two registrations racing for one email: the loser gets a 409
+    except IntegrityError:
+        db.session.rollback()
+        raise EmailAlreadyExists() from None
+    device = devices.bind(user, fingerprint, device_name, platform)
+    db.session.flush()
+    access, refresh = tokens.open_login(user, device)
+    return user, access, refresh
+
+
+def authenticate(email: str, password: str) -> User:
+    """The user whose password this is; unknown email and wrong password look the same."""
+    user = find_user(email)
+    if not hashing.verify_password(user.password_hash if user else None, password):
+        raise InvalidCredentials()
+    assert user is not None
+    return user
+
+
+def login(
+    email: str, password: str, fingerprint: str, device_name: str | None, platform: str | None
+) -> tuple[User, str, str]:
+    user = authenticate(email, password)
+    device: Device = devices.bind(user, fingerprint, device_name, platform)
+    db.session.flush()
+    access, refresh = tokens.open_login(user, device)
+    return user, access, refresh

@@ -1,0 +1,73 @@
+"""Devices: bind a fingerprint to an account within its tier's limit, find, forget."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app
+from sqlalchemy import func
+
+from clarity_api.clock import utcnow
+from clarity_api.errors import (
+    DeviceLimitReached,
+    DeviceNotBound,
+    DeviceNotFound,
+    MissingDeviceFingerprint,
+)
+from clarity_api.extensions import db
+from clarity_api.models import Device, User
+
+
+def find(user_id: uuid.UUID, fingerprint: str) -> Device | None:
+    stmt = db.select(Device).where(Device.user_id == user_id, Device.fingerprint == fingerprint)
+    return db.session.execute(stmt).scalar_one_or_none()  # type: ignore[no-any-return]
+
+
+def bind(
+    user: User, fingerprint: str, device_name: str | None = None, platform: str | None = None
+) -> Device:
+    """The user's device with this fingerprint, created if the tier allows one more."""
+    device = find(user.id, fingerprint)
+    if device is None:
+        limit = current_app.config["TIER_LIMITS"][user.tier]["devices"]
+        used = db.session.scalar(
+            db.select(func.count()).select_from(Device).where(Device.user_id == user.id)
+        )
+        if used >= limit:
+            raise DeviceLimitReached(details={"devices_used": used, "devices_limit": limit})
+        device = Device(user_id=user.id, fingerprint=fingerprint)
+        db.session.add(device)
+    if device_name is not None:
+        device.device_name = device_name
+    if platform is not None:
+        device.platform = platform
+    device.last_active_at = utcnow()
+    return device
+
+
+def require_current(user_id: uuid.UUID, fingerprint: str | None) -> Device:
+    """The device named by the X-Device-Fingerprint header, which must be this user's."""
+    fingerprint = (fingerprint or "").strip()
+    if not fingerprint:
+        raise MissingDeviceFingerprint()
+    device = find(user_id, fingerprint)
+    if device is None:
+        raise DeviceNotBound()
+    return device
+
+
+def list_for(user_id: uuid.UUID) -> list[Device]:
+    stmt = db.select(Device).where(Device.user_id == user_id).order_by(Device.created_at, Device.id)
+    return list(db.session.execute(stmt).scalars())
+
+
+def forget(user_id: uuid.UUID, device_id: str) -> None:
+    """Delete a device; its logins go with it (cascade), so their tokens stop working."""
+    try:
+        key = uuid.UUID(device_id)
+    except ValueError:
+        raise DeviceNotFound() from None
+    device = db.session.get(Device, key)
+    if device is None or device.user_id != user_id:
+        raise DeviceNotFound()
+    db.session.delete(device)

@@ -1,0 +1,138 @@
+"""Solve sessions: open, list, read, change status, and the step a message moves."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, update
+
+from clarity_api.clock import utcnow
+from clarity_api.coach.base import Turn, next_step
+from clarity_api.errors import InvalidTransition, SessionCompleted, SessionNotFound, StepMismatch
+from clarity_api.extensions import db, rowcount
+from clarity_api.models import Device, SessionStatus, SolveSession, SolveStep, User
+from clarity_api.services import quota
+
+
+@dataclass(frozen=True, slots=True)
+class TurnPlan:
+    """What a stream needs, read before it starts; plain values only (no ORM objects)."""
+
+    session_id: uuid.UUID
+    step: str
+    content: str
+    history: tuple[Turn, ...]
+
+
+def open_session(user: User, device: Device) -> tuple[SolveSession, dict[str, Any]]:
+    usage = quota.consume(user)  # raises QuotaExceeded before anything is created
+    solve_session = SolveSession(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        device_id=device.id,
+        status=SessionStatus.ACTIVE,
+        current_step=SolveStep.RECEIVE,
+        created_at=utcnow(),
+    )
+    db.session.add(solve_session)
+    device.last_active_at = solve_session.created_at
+    return solve_session, usage
+
+
+def list_sessions(
+    user_id: uuid.UUID, limit: int, offset: int, status: str | None
+) -> tuple[list[SolveSession], int]:
+    where = [SolveSession.user_id == user_id]
+    if status is not None:
+        where.append(SolveSession.status == SessionStatus(status))
+    total = db.session.scalar(db.select(func.count()).select_from(SolveSession).where(*where))
+    stmt = (
+        db.select(SolveSession)
+        .where(*where)
+        .order_by(SolveSession.created_at.desc(), SolveSession.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(db.session.execute(stmt).scalars()), int(total or 0)
+
+
+def get_session(user_id: uuid.UUID, session_id: str) -> SolveSession:
+    """The user's session; unknown, malformed and someone else's all look the same."""
+    try:
+        key = uuid.UUID(session_id)
+    except ValueError:
+        raise SessionNotFound() from None
+    solve_session = db.session.get(SolveSession, key)
+    if solve_session is None or solve_session.user_id != user_id:
+        raise SessionNotFound()
+    return solve_session
+
+
+def change_status(user_id: uuid.UUID, session_id: str, status: str) -> SolveSession:
+    solve_session = get_session(user_id, session_id)
+    if solve_session.status != SessionStatus.ACTIVE:
+        raise InvalidTransition(details={"status": solve_session.status.value})
+    solve_session.status = SessionStatus(status)
+    if solve_session.status == SessionStatus.COMPLETED:
+        solve_session.completed_at = utcnow()
+    return solve_session
+
+
+def delete_session(user_id: uuid.UUID, session_id: str) -> None:
+    db.session.delete(get_session(user_id, session_id))
+
+
+def begin_turn(
+    user_id: uuid.UUID, session_id: str, content: str, step: str | None, history: list[Turn]
+) -> TurnPlan:
+    """Check that a message may be answered now, and hand the stream plain data."""
+    solve_session = get_session(user_id, session_id)
+    if solve_session.status != SessionStatus.ACTIVE:
+        raise SessionCompleted()
+    current = solve_session.current_step.value
+    if step is not None and step != current:
+        raise StepMismatch(details={"current_step": current})
+    return TurnPlan(solve_session.id, current, content, tuple(history))
+
+
+def finish_turn(plan: TurnPlan) -> dict[str, Any]:
+    """Advance the session one step, only if it is still where the turn began.
+
+    A compare-and-set UPDATE, so of two streams on one session only one advances it.
+    """
+    following = next_step(plan.step)
+    values: dict[str, Any] = {"current_step": SolveStep(following or plan.step)}
+    if following is None:
+        values.update(status=SessionStatus.COMPLETED, completed_at=utcnow())
+    changed = rowcount(
+        update(SolveSession)
+        .where(
+            SolveSession.id == plan.session_id,
+            SolveSession.current_step == SolveStep(plan.step),
+            SolveSession.status == SessionStatus.ACTIVE,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if changed != 1:
+        raise _why_not_advanced(plan)
+    status = SessionStatus.COMPLETED if following is None else SessionStatus.ACTIVE
+    return {"next_step": following, "session_status": status.value}
+
+
+def _why_not_advanced(plan: TurnPlan) -> Exception:
+    row = db.session.execute(
+        db.select(SolveSession.status, SolveSession.current_step).where(
+            SolveSession.id == plan.session_id
+        )
+    ).first()
+    if row is None:
+        return SessionNotFound("The session was deleted while the reply was streaming.")
+    if row.status != SessionStatus.ACTIVE:
+        return SessionCompleted("The session was closed while the reply was streaming.")
+    return StepMismatch(
+        "Another message advanced the session first.",
+        details={"current_step": row.current_step.value},
+    )

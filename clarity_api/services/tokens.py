@@ -1,0 +1,115 @@
+"""Logins and their tokens: issue, rotate with reuse detection, revoke."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import jwt as pyjwt
+from flask import current_app
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from sqlalchemy import update
+
+from clarity_api.clock import utcnow
+from clarity_api.errors import InvalidToken, TokenExpired, TokenRevoked
+from clarity_api.extensions import db, rowcount
+from clarity_api.models import Device, Login, User
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _pair(user_id: uuid.UUID, login_id: uuid.UUID) -> tuple[str, str]:
+    claims = {"lid": str(login_id)}
+    access = create_access_token(identity=str(user_id), additional_claims=claims)
+    refresh = create_refresh_token(identity=str(user_id), additional_claims=claims)
+    return access, refresh
+
+
+def token_response(user: User, access: str, refresh: str) -> dict[str, Any]:
+    expires = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return {
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "bearer",
+        "expires_in": int(expires.total_seconds()),
+        "user": user,
+    }
+
+
+def open_login(user: User, device: Device) -> tuple[str, str]:
+    """A new sign-in on a device: its first token pair."""
+    login = Login(id=uuid.uuid4(), user_id=user.id, device_id=device.id, refresh_token_hash="")
+    access, refresh = _pair(user.id, login.id)
+    login.refresh_token_hash = _digest(refresh)
+    db.session.add(login)
+    return access, refresh
+
+
+def _decode_refresh(token: str) -> dict[str, Any]:
+    try:
+        payload = decode_token(token)
+    except pyjwt.ExpiredSignatureError:
+        raise TokenExpired() from None
+    except Exception:  # any other decode failure: bad signature, malformed, wrong alg
+        raise InvalidToken() from None
+    if payload.get("type") != "refresh" or "lid" not in payload:
+        raise InvalidToken("A refresh token is required.")
+    return payload
+
+
+def rotate(refresh_token: str) -> tuple[User, str, str]:
+    """Swap a refresh token for a new pair; a token used twice revokes its whole login.
+
+    The swap is one conditional UPDATE, so of concurrent refreshes exactly one wins.
+    """
+    payload = _decode_refresh(refresh_token)
+    login = db.session.get(Login, uuid.UUID(payload["lid"]))
+    if login is None or login.revoked_at is not None or str(login.user_id) != payload["sub"]:
+        raise TokenRevoked()
+    access, refresh = _pair(login.user_id, login.id)
+    swapped = rowcount(
+        update(Login)
+        .where(
+            Login.id == login.id,
+            Login.refresh_token_hash == _digest(refresh_token),
+            Login.revoked_at.is_(None),
+        )
+        .values(refresh_token_hash=_digest(refresh), refreshed_at=utcnow())
+    )
+    if swapped != 1:
+        revoke(login.id)
+        db.session.commit()  # the theft response must stick even though we raise
+        raise TokenRevoked("This refresh token was already used; the login is revoked.")
+    user = db.session.get(User, login.user_id)
+    assert user is not None
+    return user, access, refresh
+
+
+def revoke(login_id: uuid.UUID) -> None:
+    db.session.execute(
+        update(Login)
+        .where(Login.id == login_id, Login.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def active_user(payload: dict[str, Any]) -> User | None:
+    """The token's user if its login is live; one query on every authenticated request."""
+    try:
+        login_id = uuid.UUID(payload["lid"])
+        user_id = uuid.UUID(payload["sub"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    stmt = (
+        db.select(User)
+        .join(Login, Login.user_id == User.id)
+        .where(User.id == user_id, Login.id == login_id, Login.revoked_at.is_(None))
+    )
+    return db.session.execute(stmt).scalar_one_or_none()  # type: ignore[no-any-return]
+
+
+def revoke_login(user_id: uuid.UUID, login_id: str) -> None:
+    revoke(uuid.UUID(login_id))

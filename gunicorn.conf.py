@@ -1,0 +1,54 @@
+"""gunicorn settings for every way we serve: Procfile, `make run`, benchmarks.
+
+Import-light on purpose: the gevent worker monkey-patches in init_process, after this file
+is read and after fork, and our code never patches by hand.
+"""
+
+import os
+import resource
+import signal
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gevent"
+# Open streams per worker (one greenlet each); streams hold no DB connection, so this is
+# bounded by memory and file descriptors, not by the pool.
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "10000"))
+# Room for bursts of new connections while workers are busy accepting.
+backlog = 4096
+# A heartbeat for async workers, not a request limit: catches a hub blocked for 30 s.
+timeout = 30
+# Below Heroku's 30 s SIGTERM→SIGKILL window; live streams get this long to finish.
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
+# Seconds a finished connection may idle waiting for the next request.
+keepalive = 5
+# Many servers start side by side in tests and benchmarks; we never use the control socket.
+control_socket_disable = True
+# The app writes its own structured access log (with request ids) to stderr.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+# Request line and headers are small; refuse anything bigger early.
+limit_request_line = 8190
+limit_request_fields = 100
+
+
+def post_fork(server, worker):
+    # One descriptor per open stream: lift the soft limit to the hard one.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def post_worker_init(worker):
+    # On SIGTERM, streams that would outlive the graceful timeout end with a retryable
+    # `error` event a few seconds before it, instead of being cut mid-frame.
+    from clarity_api import lifecycle
+
+    drain_after = max(0.0, graceful_timeout - 3.0)
+
+    def handle_term(sig, frame):
+        lifecycle.start_draining(drain_after)
+        worker.handle_exit(sig, frame)
+
+    signal.signal(signal.SIGTERM, handle_term)
