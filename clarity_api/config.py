@@ -58,6 +58,7 @@ class Config:
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = redis_storage(REDIS_URL)
     RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "clarity")
     RATELIMIT_PER_USER = os.environ.get("RATELIMIT_PER_USER", "60 per minute")
     RATELIMIT_PER_IP = os.environ.get("RATELIMIT_PER_IP", "30 per minute")
     LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "5 per minute")

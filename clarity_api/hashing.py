@@ -25,6 +25,9 @@ _dummy_hash: str | None = None
 def configure(threads: int) -> None:
     global _pool, _pool_pid
     with _lock:
+        if _pool is not None and _pool_pid == os.getpid():
+            _pool.maxsize = threads  # one pool per process: a new one would strand the old threads
+            return
         _pool = ThreadPool(maxsize=threads)
         _pool_pid = os.getpid()
 
@@ -53,7 +56,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     global _dummy_hash
     if password_hash is None:
         if _dummy_hash is None:
-            _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+            _dummy_hash = _run(_hasher.hash, secrets.token_urlsafe(16))  # off the hub too
         _run(_verify, _dummy_hash, password)
         return False
     return _run(_verify, password_hash, password)

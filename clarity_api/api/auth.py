@@ -16,10 +16,10 @@ blp = ClarityBlueprint("auth", __name__, url_prefix="/auth", description="Accoun
 
 
 @blp.route("/register", methods=["POST"])
+@per_ip
 @blp.arguments(RegisterSchema)
 @blp.response(201, TokenSchema)
 @errors(blp, 400, 409, 413, 422, 429)
-@per_ip
 def register(body: dict[str, Any]) -> Any:
     """Create an account (free tier) with its first device, and sign in."""
     user, access, refresh = auth.register(
@@ -34,11 +34,11 @@ def register(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/login", methods=["POST"])
+@per_ip
+@login_failures
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
 @errors(blp, 400, 401, 403, 413, 422, 429)
-@per_ip
-@login_failures
 def login(body: dict[str, Any]) -> Any:
     """Sign in on a device.
 
@@ -57,10 +57,10 @@ def login(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/refresh", methods=["POST"])
+@per_ip
 @blp.arguments(RefreshSchema)
 @blp.response(200, TokenSchema)
 @errors(blp, 400, 401, 413, 422, 429)
-@per_ip
 def refresh(body: dict[str, Any]) -> Any:
     """Swap a refresh token for a new pair (rotation).
 
@@ -72,11 +72,11 @@ def refresh(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/logout", methods=["POST"])
+@jwt_required()
+@per_user
 @blp.response(204)
 @errors(blp, 401, 429)
 @blp.doc(security=[{"bearerAuth": []}])
-@jwt_required()
-@per_user
 def logout() -> Any:
     """End this login: its access and refresh tokens stop working."""
     tokens.revoke_login(current_user.id, get_jwt()["lid"])

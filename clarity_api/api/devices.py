@@ -18,11 +18,11 @@ blp = ClarityBlueprint("devices", __name__, url_prefix="/auth/devices", descript
 
 
 @blp.route("", methods=["GET"])
+@jwt_required()
+@per_user
 @blp.response(200, DeviceListSchema)
 @errors(blp, 401, 429)
 @blp.doc(security=[{"bearerAuth": []}])
-@jwt_required()
-@per_user
 def list_devices() -> Any:
     """This account's devices; `is_current` marks the one this token signed in on."""
     login = db.session.get(Login, uuid.UUID(get_jwt()["lid"]))
@@ -42,11 +42,11 @@ def list_devices() -> Any:
 
 
 @blp.route("/<device_id>", methods=["DELETE"])
+@jwt_required()
+@per_user
 @blp.response(204)
 @errors(blp, 401, 404, 429)
 @blp.doc(security=[{"bearerAuth": []}])
-@jwt_required()
-@per_user
 def delete_device(device_id: str) -> Any:
     """Forget a device; its logins are revoked. Unknown or someone else's: 404."""
     devices.forget(current_user.id, device_id)

@@ -44,12 +44,12 @@ _FINGERPRINT = {
 
 @blp.route("")
 class SolveSessions(MethodView):
+    @jwt_required()
+    @per_user
     @blp.arguments(SessionCreateSchema, required=False)
     @blp.response(201, SessionCreatedSchema, headers={"Location": {"schema": {"type": "string"}}})
     @errors(blp, 400, 401, 403, 413, 422, 429)
     @blp.doc(security=_SECURITY, parameters=[_FINGERPRINT])
-    @jwt_required()
-    @per_user
     def post(self, _body: dict[str, Any]) -> Any:
         """Open a Solve session on this device; counts against the tier's quota."""
         fingerprint = request.headers.get("X-Device-Fingerprint")
@@ -65,12 +65,12 @@ class SolveSessions(MethodView):
         }
         return body, 201, {"Location": f"/sessions/{solve_session.id}"}
 
+    @jwt_required()
+    @per_user
     @blp.arguments(SessionQuerySchema, location="query")
     @blp.response(200, SessionListSchema)
     @errors(blp, 401, 422, 429)
     @blp.doc(security=_SECURITY)
-    @jwt_required()
-    @per_user
     def get(self, query: dict[str, Any]) -> Any:
         """This account's sessions, newest first."""
         items, total = solving.list_sessions(
@@ -86,32 +86,32 @@ class SolveSessions(MethodView):
 
 @blp.route("/<session_id>")
 class SolveSessionItem(MethodView):
+    @jwt_required()
+    @per_user
     @blp.response(200, SessionSchema)
     @errors(blp, 401, 404, 429)
     @blp.doc(security=_SECURITY)
-    @jwt_required()
-    @per_user
     def get(self, session_id: str) -> Any:
         """One session. Unknown, malformed or someone else's id: 404 SESSION_NOT_FOUND."""
         return solving.get_session(current_user.id, session_id)
 
+    @jwt_required()
+    @per_user
     @blp.arguments(SessionUpdateSchema)
     @blp.response(200, SessionSchema)
     @errors(blp, 400, 401, 404, 409, 413, 422, 429)
     @blp.doc(security=_SECURITY)
-    @jwt_required()
-    @per_user
     def patch(self, body: dict[str, Any], session_id: str) -> Any:
         """Complete or abandon an active session; anything else is 409 INVALID_TRANSITION."""
         solve_session = solving.change_status(current_user.id, session_id, body["status"])
         db.session.commit()
         return solve_session
 
+    @jwt_required()
+    @per_user
     @blp.response(204)
     @errors(blp, 401, 404, 429)
     @blp.doc(security=_SECURITY)
-    @jwt_required()
-    @per_user
     def delete(self, session_id: str) -> Any:
         """Delete a session (usage already counted stays counted)."""
         solving.delete_session(current_user.id, session_id)
@@ -139,12 +139,12 @@ _STREAM_DOC = {
 
 
 @blp.route("/<session_id>/messages", methods=["POST"])
+@jwt_required()
+@per_user
 @blp.arguments(MessageRequestSchema)
 @blp.response(200, {"type": "string"}, content_type="text/event-stream")
 @errors(blp, 400, 401, 404, 409, 413, 422, 429)
 @blp.doc(security=_SECURITY, responses={"200": _STREAM_DOC})
-@jwt_required()
-@per_user
 def post_message(message: dict[str, Any], session_id: str) -> Any:
     """Send a message; the coach's reply streams back as Server-Sent Events."""
     # Earlier turns that signalled a crisis are context no coach may see either.

@@ -10,6 +10,7 @@ import jwt as pyjwt
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from sqlalchemy import update
+from sqlalchemy.orm import contains_eager
 
 from clarity_api.clock import utcnow
 from clarity_api.errors import InvalidToken, TokenExpired, TokenRevoked
@@ -106,6 +107,8 @@ def active_user(payload: dict[str, Any]) -> User | None:
     stmt = (
         db.select(User)
         .join(Login, Login.user_id == User.id)
+        .join(User.subscription)
+        .options(contains_eager(User.subscription))
         .where(User.id == user_id, Login.id == login_id, Login.revoked_at.is_(None))
     )
     return db.session.execute(stmt).scalar_one_or_none()  # type: ignore[no-any-return]

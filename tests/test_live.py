@@ -1,0 +1,133 @@
+"""Against a real gunicorn + gevent server: concurrency, disconnects and shutdown."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.conftest import read_events
+from tests.live import serve, stop
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture
+def live_env():
+    return {}
+
+
+@pytest.fixture
+def live(app, tmp_path, live_env):
+    """The app fixture made the schema; the server uses the same database."""
+    with serve(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path, **live_env) as server:
+        yield server
+
+
+def in_parallel(count, fn):
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(lambda _: fn(), range(count)))
+
+
+def open_stream(server, headers, session_id, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request(
+        "POST",
+        f"/sessions/{session_id}/messages",
+        body=json.dumps(body or {"content": "I feel stuck"}),
+        headers={"Content-Type": "application/json", **headers},
+    )
+    return conn, conn.getresponse()
+
+
+def auth_only(headers):
+    return {k: v for k, v in headers.items() if k != "refresh"}
+
+
+def test_fifty_simultaneous_creates_on_a_free_account_make_exactly_ten(live):
+    headers = auth_only(live.register("quota@example.com"))
+    results = in_parallel(50, lambda: live.json("POST", "/sessions", {}, headers=headers))
+    statuses = sorted(status for status, _ in results)
+    assert statuses.count(201) == 10
+    assert statuses.count(403) == 40
+    refused = [body for status, body in results if status == 403]
+    assert all(body["error"] == "QUOTA_EXCEEDED" for body in refused)
+    _status, listing = live.json("GET", "/sessions?limit=100", headers=headers)
+    assert listing["total"] == 10
+    _status, me = live.json("GET", "/auth/me", headers=headers)
+    assert me["usage"]["sessions_used"] == 10
+
+
+def test_concurrent_messages_advance_a_session_at_most_once(live):
+    headers = auth_only(live.register("race@example.com"))
+    _status, created = live.json("POST", "/sessions", {}, headers=headers)
+    session_id = created["session_id"]
+
+    def one():
+        status, _headers, raw = live.request(
+            "POST",
+            f"/sessions/{session_id}/messages",
+            {"content": "go", "step": "receive"},
+            headers=headers,
+        )
+        return status, (read_events(raw)[-1] if status == 200 else json.loads(raw))
+
+    results = in_parallel(10, one)
+    dones = [r for r in results if r[0] == 200 and r[1][0] == "done"]
+    assert len(dones) == 1
+    for status, last in results:
+        if (status, last) not in dones:
+            error = last[1]["error"] if status == 200 else last["error"]
+            assert error == "STEP_MISMATCH"
+    _status, session = live.json("GET", f"/sessions/{session_id}", headers=headers)
+    assert session["current_step"] == "clarify"
+
+
+def test_concurrent_refreshes_of_one_token_give_exactly_one_new_pair(live):
+    tokens = live.register("refresh@example.com")
+    results = in_parallel(
+        10, lambda: live.json("POST", "/auth/refresh", {"refresh_token": tokens["refresh"]})
+    )
+    assert [s for s, _ in results].count(200) == 1
+    assert all(b["error"] == "TOKEN_REVOKED" for s, b in results if s != 200)
+
+
+@pytest.mark.parametrize("live_env", [{"STREAM_TOKEN_DELAY_MS": "50"}])
+def test_dropped_streams_do_not_advance_their_sessions(live):
+    headers = auth_only(live.register("drop@example.com"))
+    sessions = [
+        live.json("POST", "/sessions", {}, headers=headers)[1]["session_id"] for _ in range(10)
+    ]
+
+    def drop(session_id):
+        conn, response = open_stream(live, headers, session_id)
+        assert response.status == 200
+        response.read1(64)  # the first token has arrived
+        conn.sock.close()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(drop, sessions))
+    time.sleep(1.0)  # longer than the whole reply: a stream that went on would have finished
+    for session_id in sessions:
+        _status, session = live.json("GET", f"/sessions/{session_id}", headers=headers)
+        assert session["current_step"] == "receive"
+
+
+@pytest.mark.parametrize("live_env", [{"STREAM_TOKEN_DELAY_MS": "500", "GRACEFUL_TIMEOUT": "5"}])
+def test_sigterm_ends_live_streams_with_a_whole_error_event(live):
+    headers = auth_only(live.register("term@example.com"))
+    session_id = live.json("POST", "/sessions", {}, headers=headers)[1]["session_id"]
+    _conn, response = open_stream(live, headers, session_id)
+    assert response.status == 200
+    live.process.send_signal(signal.SIGTERM)
+    body = response.read()  # the server ends the stream within the graceful timeout
+    events = read_events(body)
+    assert body.endswith(b"\n\n")
+    assert events[0][0] == "token"
+    assert events[-1][0] == "error"
+    assert events[-1][1]["retryable"] is True
+    assert stop(live) == 0
