@@ -42,6 +42,10 @@ def create_app(config: type[Config] | Any = Config) -> Flask:
     from clarity_api.api import register_blueprints
 
     register_blueprints(ClarityApi(app))
+    if app.config["EXPOSE_STATS"]:
+        from clarity_api.api.health import stats
+
+        app.add_url_rule("/internal/stats", "internal_stats", stats)
     register_error_handlers(app)
     cli.init_app(app)
     return app
@@ -55,6 +59,8 @@ def check_config(app: Flask) -> None:
         key = app.config.get("JWT_SECRET_KEY") or ""
         if key == DEV_SECRET or len(key) < 32:
             raise RuntimeError("JWT_SECRET_KEY must be set (32+ characters) in production")
+        if app.config["EXPOSE_STATS"]:
+            raise RuntimeError("EXPOSE_STATS is for tests and benchmarks, not production")
 
 
 def engine_options(config: Any) -> dict[str, Any]:

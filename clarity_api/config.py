@@ -65,6 +65,9 @@ class Config:
 
     CORS_ORIGINS = [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()]
 
+    # /internal/stats (open streams, greenlets, pooled connections) for tests and benchmarks.
+    EXPOSE_STATS = env_bool("EXPOSE_STATS", False)
+
     STREAM_TOKEN_DELAY_MS = int(os.environ.get("STREAM_TOKEN_DELAY_MS", "50"))
     STREAM_PING_INTERVAL_S = float(os.environ.get("STREAM_PING_INTERVAL_S", "15"))
 

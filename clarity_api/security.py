@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
+from flask_cors import CORS
 from flask_jwt_extended import get_jwt_identity
 
 from clarity_api.errors import InvalidToken, TokenExpired, TokenRevoked, render_clarity_error
@@ -97,3 +98,20 @@ def add_security_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     register_jwt_callbacks()
     app.after_request(add_security_headers)
+    origins = app.config["CORS_ORIGINS"]
+    if origins:  # no origin configured: no CORS headers, so browsers keep other sites out
+        CORS(
+            app,
+            origins=origins,
+            allow_headers=["Authorization", "Content-Type", "X-Device-Fingerprint", "X-Request-ID"],
+            expose_headers=[
+                "Location",
+                "Retry-After",
+                "X-Request-ID",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+            ],
+            methods=["GET", "POST", "PATCH", "DELETE"],
+            max_age=600,
+        )

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 PING_FRAME = b": ping\n\n"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _SAFETY_WORDS = split_words(SAFETY_MESSAGE)
+# Streams in progress in this worker (for /internal/stats and the benchmarks).
+open_streams = 0
 
 
 def format_event(event: str, data: dict[str, Any]) -> bytes:
@@ -57,6 +59,8 @@ def reply_events(
         request = CoachRequest(step=plan.step, content=plan.content, history=plan.history)
         items = coach.reply(request)
     usage: Usage | None = None
+    global open_streams
+    open_streams += 1
     try:
         for item in items:
             if lifecycle.draining():
@@ -81,6 +85,7 @@ def reply_events(
         yield error_frame("INTERNAL_ERROR", "Internal server error.", True)
         return
     finally:
+        open_streams -= 1
         close = getattr(items, "close", None)
         if close is not None:
             close()

@@ -29,3 +29,21 @@ def health() -> Any:
         db.session.rollback()
         return {"status": "unavailable", "database": "unavailable"}, 503
     return {"status": "ok", "database": "ok"}
+
+
+def stats() -> Any:
+    """Process internals for tests and benchmarks; registered only with EXPOSE_STATS."""
+    import gc
+    import os
+
+    from greenlet import greenlet
+
+    from clarity_api import streaming
+
+    pool = db.engine.pool
+    return {
+        "pid": os.getpid(),
+        "open_streams": streaming.open_streams,
+        "greenlets": sum(1 for o in gc.get_objects() if isinstance(o, greenlet) and o),
+        "db_checked_out": getattr(pool, "checkedout", lambda: 0)(),
+    }
