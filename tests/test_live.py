@@ -131,3 +131,23 @@ def test_sigterm_ends_live_streams_with_a_whole_error_event(live):
     assert events[-1][0] == "error"
     assert events[-1][1]["retryable"] is True
     assert stop(live) == 0
+
+
+def test_terminal_chat_walks_a_session_to_completed(live, runner):
+    lines = "\n".join(["I'm frustrated", "my boss", "maybe", "A or B", "call him"]) + "\n"
+    result = runner.invoke(
+        args=[
+            "chat",
+            "--url",
+            live.base_url,
+            "--email",
+            "cli@example.com",
+            "--password",
+            "Sup3rSecret!",
+        ],
+        input=lines,
+    )
+    assert result.exit_code == 0, result.output
+    assert "I understand how you feel. Let me help you work through this." in result.output
+    assert result.output.count("coach: ") == 5
+    assert "Session completed." in result.output
