@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from clarity_api import create_app, lifecycle
 from clarity_api.config import Config
 from clarity_api.extensions import db
+from tests.fake_provider import fake_provider  # noqa: F401  (a fixture for every module)
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "Sup3rSecret!"

@@ -1,0 +1,160 @@
+"""The language-model coach: an OpenAI-compatible Chat Completions endpoint, streamed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator, Iterable, Iterator
+
+import openai
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+
+from clarity_api.coach.base import (
+    CoachRequest,
+    CoachUnavailable,
+    ReplyItem,
+    Turn,
+    Usage,
+)
+from clarity_api.coach.prompts import system_prompt
+from clarity_api.coach.pump import pump
+from clarity_api.redaction import redact
+
+log = logging.getLogger(__name__)
+
+# Reaching a provider that is up takes well under this; a longer wait means it is down.
+CONNECT_TIMEOUT_S = 5.0
+# The openai client's own backoff before its 1st and 2nd retry (0.5 s doubling, minus jitter).
+_RETRY_BACKOFF_S = (0.5, 1.0)
+
+
+def retries_within(timeout_s: float) -> int:
+    """How many client retries to allow: their backoff may use at most a quarter of the budget.
+
+    Retries ride out a blip (a restarting local server, a 502); the rest of the budget is
+    for the reply itself. With a short budget none fit, and a failure is reported at once.
+    """
+    retries, backoff = 0, 0.0
+    for delay in _RETRY_BACKOFF_S:
+        backoff += delay
+        if backoff > timeout_s / 4:
+            break
+        retries += 1
+    return retries
+
+
+class OpenAICoach:
+    """Streams a model's reply; `timeout_s` bounds the whole wait, retries included."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        model: str,
+        timeout_s: float,
+        ping_interval_s: float = 15.0,
+    ) -> None:
+        self.model = model
+        self.timeout_s = timeout_s
+        self.ping_interval_s = ping_interval_s
+        # One client per process: it pools connections to the provider across replies.
+        # Its timeouts bound each attempt; pump enforces the overall deadline on top.
+        self._client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=openai.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s)),
+            max_retries=retries_within(timeout_s),
+        )
+
+    def reply(self, request: CoachRequest) -> Generator[ReplyItem, None, None]:
+        # A generator, not just an Iterator: the stream closes it when the client leaves.
+        return pump(
+            lambda: self._stream(request),
+            ping_interval=self.ping_interval_s,
+            deadline_s=self.timeout_s,
+        )
+
+    def close(self) -> None:
+        """Close the pooled connections (tests, shutdown); the coach is unusable after."""
+        self._client.close()
+
+    def _stream(self, request: CoachRequest) -> Iterator[ReplyItem]:
+        """The provider's reply as ReplyItems; runs in pump's greenlet."""
+        try:
+            stream = self._client.chat.completions.create(
+                model=self.model,
+                messages=build_messages(request),
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            with stream:  # closes the HTTP response however this generator ends
+                yield from read_reply(stream)
+        except openai.OpenAIError as error:
+            # Connection, HTTP and in-stream errors, a connect timeout included. (Reads never
+            # time out here: their timeout equals pump's deadline, which started earlier.)
+            # Type and status only, and `from None`: the provider's text may quote the person.
+            status = getattr(error, "status_code", None)
+            log.warning("coach provider failed: %s status=%s", type(error).__name__, status)
+            raise CoachUnavailable() from None
+
+
+def build_messages(request: CoachRequest) -> list[ChatCompletionMessageParam]:
+    """The step's system prompt, the earlier turns in order, then the person's message.
+
+    Every text the person or the app supplied is redacted before it leaves the server.
+    """
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "system", "content": system_prompt(request.step)}
+    ]
+    messages.extend(_turn_message(turn) for turn in request.history)
+    messages.append({"role": "user", "content": redact(request.content)})
+    return messages
+
+
+def _turn_message(turn: Turn) -> ChatCompletionMessageParam:
+    # Anything but "assistant" goes as "user": history must never carry system instructions.
+    if turn.role == "assistant":
+        return {"role": "assistant", "content": redact(turn.content)}
+    return {"role": "user", "content": redact(turn.content)}
+
+
+def read_reply(chunks: Iterable[ChatCompletionChunk]) -> Iterator[ReplyItem]:
+    """Text pieces as they arrive, then the usage if reported. No text at all is no reply.
+
+    Malformed chunks surface as exceptions (bad JSON, missing fields); pump maps those to
+    CoachUnavailable.
+    """
+    usage: Usage | None = None
+    replied = False
+    for chunk in chunks:
+        text = _text(chunk)
+        if text:
+            replied = True
+            yield text
+        usage = _usage(chunk) or usage
+    if not replied:
+        raise CoachUnavailable()
+    if usage is not None:
+        yield usage
+
+
+def _text(chunk: ChatCompletionChunk) -> str:
+    if not chunk.choices:  # the usage chunk has none
+        return ""
+    content = chunk.choices[0].delta.content
+    if content is None:
+        return ""
+    if not isinstance(content, str):  # the client does not validate types: check ours
+        raise CoachUnavailable()
+    return content
+
+
+def _usage(chunk: ChatCompletionChunk) -> Usage | None:
+    usage = chunk.usage
+    if usage is None:
+        return None
+    # Compatible servers vary and the client does not validate: read the counts defensively.
+    prompt = getattr(usage, "prompt_tokens", None)
+    completion = getattr(usage, "completion_tokens", None)
+    if isinstance(prompt, int) and isinstance(completion, int):
+        return Usage(input_tokens=prompt, output_tokens=completion)
+    return None  # counts are optional: garbled ones are dropped rather than fail the reply
