@@ -29,6 +29,13 @@ def bind(
     """The user's device with this fingerprint, created if the tier allows one more."""
     device = find(user.id, fingerprint)
     if device is None:
+        # Sign-ins on new devices of one account take turns, so each counts the others' devices.
+        # NO KEY UPDATE: rows that merely reference the user (sessions, logins) are not blocked.
+        db.session.execute(
+            db.select(User.id).where(User.id == user.id).with_for_update(key_share=True)
+        )
+        device = find(user.id, fingerprint)  # a sign-in that went first may have added it
+    if device is None:
         limit = current_app.config["TIER_LIMITS"][user.tier]["devices"]
         used = db.session.scalar(
             db.select(func.count()).select_from(Device).where(Device.user_id == user.id)

@@ -1,0 +1,138 @@
+"""Password hashing: argon2id, and it never blocks the gevent hub."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Callable, Iterator
+
+import gevent
+import gevent.monkey
+import pytest
+from argon2 import PasswordHasher
+
+from clarity_api import hashing
+
+_real_get_ident: Callable[[], int] = gevent.monkey.get_original("_thread", "get_ident")
+
+
+@pytest.fixture(autouse=True)
+def pool() -> Iterator[None]:
+    hashing.configure(2)  # what create_app does with the default HASH_THREADS
+    yield
+
+
+def _os_threads() -> int:
+    return len(os.listdir(f"/proc/{os.getpid()}/task"))
+
+
+def test_hash_password_is_argon2id() -> None:
+    assert hashing.hash_password("Sup3rSecret!").startswith("$argon2id$")
+
+
+def test_hash_password_salts_each_hash() -> None:
+    assert hashing.hash_password("Sup3rSecret!") != hashing.hash_password("Sup3rSecret!")
+
+
+def test_hash_password_never_contains_the_password() -> None:
+    assert "Sup3rSecret!" not in hashing.hash_password("Sup3rSecret!")
+
+
+def test_verify_password_accepts_the_right_password() -> None:
+    assert hashing.verify_password(hashing.hash_password("Sup3rSecret!"), "Sup3rSecret!") is True
+
+
+@pytest.mark.parametrize("attempt", ["Sup3rSecret", "sup3rsecret!", "", "Sup3rSecret! "])
+def test_verify_password_rejects_other_passwords(attempt: str) -> None:
+    assert hashing.verify_password(hashing.hash_password("Sup3rSecret!"), attempt) is False
+
+
+@pytest.mark.parametrize("stored", [None, "", "not-a-hash", "$argon2id$v=19$broken"])
+def test_verify_password_rejects_missing_or_corrupt_hash(stored: str | None) -> None:
+    assert hashing.verify_password(stored, "Sup3rSecret!") is False
+
+
+class RecordingHasher:
+    """argon2's hasher, noting the OS thread each hash and verify runs on."""
+
+    def __init__(self, hasher: PasswordHasher):
+        self.hasher = hasher
+        self.threads: list[int] = []
+
+    def hash(self, password: str) -> str:
+        self.threads.append(_real_get_ident())
+        return self.hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self.threads.append(_real_get_ident())
+        return self.hasher.verify(password_hash, password)
+
+
+@pytest.fixture
+def recording(monkeypatch: pytest.MonkeyPatch) -> RecordingHasher:
+    recorder = RecordingHasher(hashing._hasher)
+    monkeypatch.setattr(hashing, "_hasher", recorder)
+    monkeypatch.setattr(hashing, "_dummy_hash", None)  # the first unknown email makes it
+    return recorder
+
+
+def test_hash_password_runs_off_the_hub_thread(recording: RecordingHasher) -> None:
+    hashing.hash_password("Sup3rSecret!")
+    assert recording.threads
+    assert gevent.get_hub().thread_ident not in recording.threads
+
+
+@pytest.mark.parametrize("known_email", [True, False], ids=["wrong-password", "unknown-email"])
+def test_verify_password_runs_off_the_hub_thread(
+    recording: RecordingHasher, known_email: bool
+) -> None:
+    stored = hashing.hash_password("Sup3rSecret!") if known_email else None
+    recording.threads.clear()
+    assert hashing.verify_password(stored, "Wr0ngPassword") is False
+    assert recording.threads
+    assert gevent.get_hub().thread_ident not in recording.threads
+
+
+def test_hub_keeps_serving_greenlets_while_passwords_hash() -> None:
+    """Eight hashes at once, on two threads: a ticking greenlet is never starved.
+
+    Were hashing done on the hub, the ticker would wait for all eight hashes back to back
+    (its largest gap would be about the whole run); here it keeps waking every ~10 ms.
+    """
+    wakeups: list[float] = []
+    stop = False
+
+    def ticker() -> None:
+        while not stop:
+            wakeups.append(time.perf_counter())
+            gevent.sleep(0.01)
+
+    tick = gevent.spawn(ticker)
+    gevent.sleep(0.02)
+    started = time.perf_counter()
+    hashes = gevent.joinall([gevent.spawn(hashing.hash_password, "Sup3rSecret!") for _ in range(8)])
+    elapsed = time.perf_counter() - started
+    stop = True
+    tick.join(timeout=1)
+
+    assert all(g.successful() for g in hashes)
+    during = [t for t in wakeups if t >= started]
+    gaps = [b - a for a, b in itertools.pairwise(wakeups) if b >= started]
+    assert len(during) >= 3, (len(during), elapsed)
+    assert max(gaps) < elapsed / 2, (max(gaps), elapsed)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_configure_again_does_not_start_more_threads() -> None:
+    hashing.hash_password("Sup3rSecret!")
+    before = _os_threads()
+    for _ in range(5):
+        hashing.configure(2)
+        hashing.hash_password("Sup3rSecret!")
+    assert _os_threads() <= before
+
+
+def test_configure_changes_the_pool_size() -> None:
+    hashing.configure(3)
+    assert hashing._pool is not None and hashing._pool.maxsize == 3
