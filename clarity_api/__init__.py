@@ -34,6 +34,9 @@ def create_app(config: type[Config] | Any = Config) -> Flask:
         render_item=render_item,
     )
     jwt.init_app(app)
+    # Flask-Limiter keeps the first app's key prefix for good; apps side by side (tests on a
+    # shared Redis) each need their own, so set it for every app.
+    limiter._key_prefix = app.config["RATELIMIT_KEY_PREFIX"]
     limiter.init_app(app)
     security.init_app(app)
     hashing.configure(app.config["HASH_THREADS"])
