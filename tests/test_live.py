@@ -151,3 +151,46 @@ def test_terminal_chat_walks_a_session_to_completed(live, runner):
     assert "I understand how you feel. Let me help you work through this." in result.output
     assert result.output.count("coach: ") == 5
     assert "Session completed." in result.output
+
+
+def test_terminal_chat_streams_a_five_step_conversation_from_a_model(
+    app, tmp_path, runner, fake_provider
+):
+    fake_provider.behave(pieces=["Tell", " me", " more", "."], usage=(20, 4))
+    env = {
+        "COACH_PROVIDER": "openai",
+        "COACH_BASE_URL": fake_provider.base_url,
+        "COACH_API_KEY": "k",
+        "COACH_MODEL": "m",
+        "COACH_TIMEOUT_S": "10",
+    }
+    with serve(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path, **env) as server:
+        lines = "\n".join(["I'm stuck", "my boss", "maybe", "A or B", "call him"]) + "\n"
+        result = runner.invoke(
+            args=[
+                "chat",
+                "--url",
+                server.base_url,
+                "--email",
+                "model@example.com",
+                "--password",
+                "Sup3rSecret!",
+            ],
+            input=lines,
+        )
+        crisis = server.register("crisis@example.com")
+        headers = {k: v for k, v in crisis.items() if k != "refresh"}
+        _s, created = server.json("POST", "/sessions", {}, headers=headers)
+        before = len(fake_provider.requests)
+        status, _h, raw = server.request(
+            "POST",
+            f"/sessions/{created['session_id']}/messages",
+            {"content": "Quiero morir, no puedo más"},
+            headers=headers,
+        )
+    assert result.exit_code == 0, result.output
+    assert result.output.count("coach: Tell me more.") == 5
+    assert "Session completed." in result.output
+    assert len(fake_provider.requests) == before == 5
+    assert status == 200
+    assert read_events(raw)[-1][1]["blocked"] is True
