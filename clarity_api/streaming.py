@@ -12,7 +12,7 @@ from flask import Flask, Response
 from clarity_api import lifecycle
 from clarity_api.coach.base import Coach, CoachError, CoachRequest, Ping, Usage
 from clarity_api.coach.scripted import paced, split_words
-from clarity_api.errors import ClarityError
+from clarity_api.errors import ClarityError, ServiceUnavailable, is_unavailable
 from clarity_api.extensions import db
 from clarity_api.safety import RESOURCES, SAFETY_MESSAGE
 from clarity_api.services import solving
@@ -80,9 +80,13 @@ def reply_events(
     except ClarityError as exc:
         yield error_frame(exc.error, exc.message, False)
         return
-    except Exception:
-        log.exception("stream failed")
-        yield error_frame("INTERNAL_ERROR", "Internal server error.", True)
+    except Exception as exc:
+        if is_unavailable(exc):  # the database went away: the client may retry shortly
+            log.warning("stream could not finish: database unavailable (%s)", type(exc).__name__)
+            yield error_frame(ServiceUnavailable.error, ServiceUnavailable.default_message, True)
+        else:
+            log.exception("stream failed")
+            yield error_frame("INTERNAL_ERROR", "Internal server error.", True)
         return
     finally:
         open_streams -= 1
