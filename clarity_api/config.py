@@ -88,7 +88,8 @@ class Config:
 
     API_TITLE = "Clarity API"
     API_VERSION = "1.0.0"
-    OPENAPI_VERSION = "3.0.3"
+    # 3.1: JSON Schema 2020-12, so the stream's event data can be described (contentSchema).
+    OPENAPI_VERSION = "3.1.0"
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"

@@ -70,6 +70,9 @@ class ClarityApi(flask_smorest.Api):
     """flask-smorest's Api, rendering its HTTP errors in the API's one error body."""
 
     ERROR_SCHEMA = ErrorSchema
+    # No catch-all `default` response: each view documents the statuses it can answer, so a
+    # status it does not document is a finding (the fuzz test checks it).
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         return render_http_exception(error)

@@ -6,7 +6,8 @@ from clarity_api.extensions import ClarityApi
 
 
 def register_blueprints(api: ClarityApi) -> None:
-    from clarity_api.api import account, auth, devices, health, solve_sessions
+    from clarity_api.api import account, auth, devices, docs, health, solve_sessions
 
+    docs.register_components(api)
     for module in (auth, account, devices, solve_sessions, health):
         api.register_blueprint(module.blp)

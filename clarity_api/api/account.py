@@ -7,9 +7,9 @@ from typing import Any
 from flask import jsonify
 from flask_jwt_extended import current_user, jwt_required
 
-from clarity_api.api.docs import errors
+from clarity_api.api.docs import BEARER, errors
 from clarity_api.extensions import ClarityBlueprint, db
-from clarity_api.schemas.auth import DeleteAccountSchema, MeSchema
+from clarity_api.schemas.auth import DeleteAccountSchema, ExportSchema, MeSchema
 from clarity_api.security import per_user
 from clarity_api.services import account
 
@@ -21,7 +21,7 @@ blp = ClarityBlueprint("account", __name__, url_prefix="/auth/me", description="
 @per_user
 @blp.response(200, MeSchema)
 @errors(blp, 401, 429)
-@blp.doc(security=[{"bearerAuth": []}])
+@blp.doc(security=BEARER)
 def me() -> Any:
     """Who is signed in, their tier and usage."""
     return account.profile(current_user)
@@ -32,8 +32,16 @@ def me() -> Any:
 @per_user
 @blp.arguments(DeleteAccountSchema)
 @blp.response(204)
-@errors(blp, 400, 401, 413, 422, 429)
-@blp.doc(security=[{"bearerAuth": []}])
+@errors(
+    blp,
+    400,
+    401,
+    413,
+    422,
+    429,
+    e401="INVALID_CREDENTIALS (wrong password), or INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED",
+)
+@blp.doc(security=BEARER)
 def delete_me(body: dict[str, Any]) -> Any:
     """Delete the account and everything tied to it, at once. Needs the password."""
     account.delete(current_user, body["password"])
@@ -44,10 +52,11 @@ def delete_me(body: dict[str, Any]) -> Any:
 @blp.route("/export", methods=["GET"])
 @jwt_required()
 @per_user
-@blp.response(200, {"type": "object"})
+@blp.response(200, ExportSchema)
 @errors(blp, 401, 429)
-@blp.doc(security=[{"bearerAuth": []}])
+@blp.doc(security=BEARER)
 def export() -> Any:
     """Everything the service keeps about you, as JSON (no message content is ever kept)."""
-    # The {"type": "object"} above only documents the body: flask-smorest would call .dump on it.
+    # The service renders the export itself: a Response is returned as is, ExportSchema only
+    # documents it.
     return jsonify(account.export(current_user))

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 
-from clarity_api.api.docs import errors
+from clarity_api.api.docs import BEARER, errors
 from clarity_api.extensions import ClarityBlueprint, db
 from clarity_api.schemas.auth import LoginSchema, RefreshSchema, RegisterSchema, TokenSchema
 from clarity_api.security import login_failures, per_ip, per_user
@@ -19,7 +19,16 @@ blp = ClarityBlueprint("auth", __name__, url_prefix="/auth", description="Accoun
 @per_ip
 @blp.arguments(RegisterSchema)
 @blp.response(201, TokenSchema)
-@errors(blp, 400, 409, 413, 422, 429)
+@errors(
+    blp,
+    400,
+    409,
+    413,
+    422,
+    429,
+    e400="WEAK_PASSWORD, or INVALID_JSON",
+    e409="EMAIL_ALREADY_EXISTS",
+)
 def register(body: dict[str, Any]) -> Any:
     """Create an account (free tier) with its first device, and sign in."""
     user, access, refresh = auth.register(
@@ -38,7 +47,19 @@ def register(body: dict[str, Any]) -> Any:
 @login_failures
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
-@errors(blp, 400, 401, 403, 413, 422, 429)
+@errors(
+    blp,
+    400,
+    401,
+    403,
+    413,
+    422,
+    429,
+    e401="INVALID_CREDENTIALS: wrong email or password (the same answer for both)",
+    e403="DEVICE_LIMIT_REACHED: details.devices_used and details.devices_limit",
+    e429="RATE_LIMITED: too many requests, or five failed attempts for this email in a "
+    "minute; Retry-After says how many seconds to wait",
+)
 def login(body: dict[str, Any]) -> Any:
     """Sign in on a device.
 
@@ -60,7 +81,16 @@ def login(body: dict[str, Any]) -> Any:
 @per_ip
 @blp.arguments(RefreshSchema)
 @blp.response(200, TokenSchema)
-@errors(blp, 400, 401, 413, 422, 429)
+@errors(
+    blp,
+    400,
+    401,
+    413,
+    422,
+    429,
+    e401="INVALID_TOKEN (not a refresh token of ours), TOKEN_EXPIRED, or TOKEN_REVOKED "
+    "(logged out, or a used refresh token: every token of that login is then revoked)",
+)
 def refresh(body: dict[str, Any]) -> Any:
     """Swap a refresh token for a new pair (rotation).
 
@@ -76,7 +106,7 @@ def refresh(body: dict[str, Any]) -> Any:
 @per_user
 @blp.response(204)
 @errors(blp, 401, 429)
-@blp.doc(security=[{"bearerAuth": []}])
+@blp.doc(security=BEARER)
 def logout() -> Any:
     """End this login: its access and refresh tokens stop working."""
     tokens.revoke_login(current_user.id, get_jwt()["lid"])

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 
-from clarity_api.api.docs import errors
+from clarity_api.api.docs import BEARER, errors, id_parameter, links
 from clarity_api.extensions import ClarityBlueprint, db
 from clarity_api.models import Login
 from clarity_api.schemas.auth import DeviceListSchema
@@ -22,7 +22,19 @@ blp = ClarityBlueprint("devices", __name__, url_prefix="/auth/devices", descript
 @per_user
 @blp.response(200, DeviceListSchema)
 @errors(blp, 401, 429)
-@blp.doc(security=[{"bearerAuth": []}])
+@blp.doc(
+    security=BEARER,
+    responses={
+        200: {
+            "links": links(
+                "/auth/devices/{device_id}",
+                {"ForgetDevice": "delete"},
+                "device_id",
+                "$response.body#/devices/0/id",
+            )
+        }
+    },
+)
 def list_devices() -> Any:
     """This account's devices; `is_current` marks the one this token signed in on."""
     login = db.session.get(Login, uuid.UUID(get_jwt()["lid"]))
@@ -41,12 +53,16 @@ def list_devices() -> Any:
     return {"devices": items}
 
 
-@blp.route("/<device_id>", methods=["DELETE"])
+@blp.route(
+    "/<device_id>",
+    methods=["DELETE"],
+    parameters=[id_parameter("device_id", "device", "404 DEVICE_NOT_FOUND")],
+)
 @jwt_required()
 @per_user
 @blp.response(204)
-@errors(blp, 401, 404, 429)
-@blp.doc(security=[{"bearerAuth": []}])
+@errors(blp, 401, 404, 429, e404="DEVICE_NOT_FOUND")
+@blp.doc(security=BEARER)
 def delete_device(device_id: str) -> Any:
     """Forget a device; its logins are revoked. Unknown or someone else's: 404."""
     devices.forget(current_user.id, device_id)

@@ -8,14 +8,13 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
 
-from clarity_api.api.docs import errors
+from clarity_api.api.docs import BEARER, component_ref, errors, id_parameter, links
 from clarity_api.coach.base import Turn
 from clarity_api.coach.emotion import detect_emotion
 from clarity_api.extensions import ClarityBlueprint, db
 from clarity_api.safety import detect_crisis
 from clarity_api.schemas.solve_sessions import (
-    DoneEventSchema,
-    ErrorEventSchema,
+    STREAM_EVENTS,
     MessageRequestSchema,
     SessionCreatedSchema,
     SessionCreateSchema,
@@ -23,7 +22,7 @@ from clarity_api.schemas.solve_sessions import (
     SessionQuerySchema,
     SessionSchema,
     SessionUpdateSchema,
-    TokenEventSchema,
+    stream_event_schema,
 )
 from clarity_api.security import per_user
 from clarity_api.services import devices, safety_counts, solving
@@ -32,13 +31,34 @@ from clarity_api.streaming import reply_events, sse_response
 blp = ClarityBlueprint(
     "solve_sessions", __name__, url_prefix="/sessions", description="Solve sessions"
 )
-_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 _FINGERPRINT = {
     "in": "header",
     "name": "X-Device-Fingerprint",
     "required": True,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-    "description": "A device registered to this account",
+    "description": (
+        "A device registered to this account. Missing: 400 MISSING_DEVICE_FINGERPRINT; "
+        "not a device of this account: 403 DEVICE_NOT_FOUND."
+    ),
+}
+_SESSION_ID = id_parameter("session_id", "session", "404 SESSION_NOT_FOUND")
+_ITEM = {"GetSession": "get", "UpdateSession": "patch", "DeleteSession": "delete"}
+_MESSAGES = {"SendMessage": "post"}
+
+
+def _session_links(value: str) -> dict[str, Any]:
+    return {
+        **links("/sessions/{session_id}", _ITEM, "session_id", value),
+        **links("/sessions/{session_id}/messages", _MESSAGES, "session_id", value),
+    }
+
+
+_LOCATION = {
+    "Location": {
+        "description": "The new session's address, /sessions/{id}",
+        "required": True,
+        "schema": {"type": "string"},
+    }
 }
 
 
@@ -47,11 +67,29 @@ class SolveSessions(MethodView):
     @jwt_required()
     @per_user
     @blp.arguments(SessionCreateSchema, required=False)
-    @blp.response(201, SessionCreatedSchema, headers={"Location": {"schema": {"type": "string"}}})
-    @errors(blp, 400, 401, 403, 413, 422, 429)
-    @blp.doc(security=_SECURITY, parameters=[_FINGERPRINT])
+    @blp.response(201, SessionCreatedSchema, headers=_LOCATION)
+    @errors(
+        blp,
+        400,
+        401,
+        403,
+        413,
+        422,
+        429,
+        e400="MISSING_DEVICE_FINGERPRINT, or INVALID_JSON",
+        e403="DEVICE_NOT_FOUND (the fingerprint is not this account's), or QUOTA_EXCEEDED "
+        "with the usage object as details",
+    )
+    @blp.doc(
+        security=BEARER,
+        parameters=[_FINGERPRINT],
+        responses={201: {"links": _session_links("$response.body#/session_id")}},
+    )
     def post(self, _body: dict[str, Any]) -> Any:
-        """Open a Solve session on this device; counts against the tier's quota."""
+        """Open a Solve session on this device; counts against the tier's quota.
+
+        The body is `{}` or none.
+        """
         fingerprint = request.headers.get("X-Device-Fingerprint")
         device = devices.require_current(current_user.id, fingerprint)
         solve_session, usage = solving.open_session(current_user, device)
@@ -69,8 +107,11 @@ class SolveSessions(MethodView):
     @per_user
     @blp.arguments(SessionQuerySchema, location="query")
     @blp.response(200, SessionListSchema)
-    @errors(blp, 401, 422, 429)
-    @blp.doc(security=_SECURITY)
+    @errors(blp, 401, 422, 429, e422="VALIDATION_ERROR: a bad or unknown query parameter")
+    @blp.doc(
+        security=BEARER,
+        responses={200: {"links": _session_links("$response.body#/sessions/0/id")}},
+    )
     def get(self, query: dict[str, Any]) -> Any:
         """This account's sessions, newest first."""
         items, total = solving.list_sessions(
@@ -84,13 +125,13 @@ class SolveSessions(MethodView):
         }
 
 
-@blp.route("/<session_id>")
+@blp.route("/<session_id>", parameters=[_SESSION_ID])
 class SolveSessionItem(MethodView):
     @jwt_required()
     @per_user
     @blp.response(200, SessionSchema)
-    @errors(blp, 401, 404, 429)
-    @blp.doc(security=_SECURITY)
+    @errors(blp, 401, 404, 429, e404="SESSION_NOT_FOUND")
+    @blp.doc(security=BEARER)
     def get(self, session_id: str) -> Any:
         """One session. Unknown, malformed or someone else's id: 404 SESSION_NOT_FOUND."""
         return solving.get_session(current_user.id, session_id)
@@ -99,8 +140,19 @@ class SolveSessionItem(MethodView):
     @per_user
     @blp.arguments(SessionUpdateSchema)
     @blp.response(200, SessionSchema)
-    @errors(blp, 400, 401, 404, 409, 413, 422, 429)
-    @blp.doc(security=_SECURITY)
+    @errors(
+        blp,
+        400,
+        401,
+        404,
+        409,
+        413,
+        422,
+        429,
+        e404="SESSION_NOT_FOUND",
+        e409="INVALID_TRANSITION: the session is not active",
+    )
+    @blp.doc(security=BEARER)
     def patch(self, body: dict[str, Any], session_id: str) -> Any:
         """Complete or abandon an active session; anything else is 409 INVALID_TRANSITION."""
         solve_session = solving.change_status(current_user.id, session_id, body["status"])
@@ -110,8 +162,8 @@ class SolveSessionItem(MethodView):
     @jwt_required()
     @per_user
     @blp.response(204)
-    @errors(blp, 401, 404, 429)
-    @blp.doc(security=_SECURITY)
+    @errors(blp, 401, 404, 429, e404="SESSION_NOT_FOUND")
+    @blp.doc(security=BEARER)
     def delete(self, session_id: str) -> Any:
         """Delete a session (usage already counted stays counted)."""
         solving.delete_session(current_user.id, session_id)
@@ -121,30 +173,44 @@ class SolveSessionItem(MethodView):
 
 _STREAM_DOC = {
     "description": (
-        "Server-Sent Events. `event: token` with data {content} per piece of the reply; "
-        "then exactly one `event: done` or `event: error`. Lines starting with `:` are "
-        "comments (keep-alive `: ping`)."
+        'Server-Sent Events: `event: token` with data `{"content"}` per piece of the reply, '
+        "then exactly one `event: done` or `event: error` (a failure after the stream began: "
+        "the session is unchanged). Lines starting with `:` are comments (keep-alive "
+        "`: ping`). The schema is that of one event; `data` is JSON text."
     ),
+    "headers": {
+        "Cache-Control": {"required": True, "schema": {"type": "string", "enum": ["no-cache"]}},
+        "X-Accel-Buffering": {"required": True, "schema": {"type": "string", "enum": ["no"]}},
+    },
     "content": {
         "text/event-stream": {
-            "schema": {"type": "string"},
-            "x-events": {
-                "token": TokenEventSchema.__name__,
-                "done": DoneEventSchema.__name__,
-                "error": ErrorEventSchema.__name__,
-            },
+            "schema": stream_event_schema(
+                {name: component_ref(schema) for name, schema in STREAM_EVENTS.items()}
+            )
         }
     },
 }
 
 
-@blp.route("/<session_id>/messages", methods=["POST"])
+@blp.route("/<session_id>/messages", methods=["POST"], parameters=[_SESSION_ID])
 @jwt_required()
 @per_user
 @blp.arguments(MessageRequestSchema)
-@blp.response(200, {"type": "string"}, content_type="text/event-stream")
-@errors(blp, 400, 401, 404, 409, 413, 422, 429)
-@blp.doc(security=_SECURITY, responses={"200": _STREAM_DOC})
+@blp.response(200, content_type="text/event-stream")  # described by _STREAM_DOC
+@errors(
+    blp,
+    400,
+    401,
+    404,
+    409,
+    413,
+    422,
+    429,
+    e400="SESSION_COMPLETED (the session is not active), or INVALID_JSON",
+    e404="SESSION_NOT_FOUND",
+    e409="STEP_MISMATCH: `step` is not the session's current step; details.current_step",
+)
+@blp.doc(security=BEARER, responses={200: _STREAM_DOC})
 def post_message(message: dict[str, Any], session_id: str) -> Any:
     """Send a message; the coach's reply streams back as Server-Sent Events."""
     # Earlier turns that signalled a crisis are context no coach may see either.

@@ -4,17 +4,52 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from clarity_api.models import Platform
+from clarity_api.models import Platform, SessionStatus, SolveStep, Tier
 from clarity_api.schemas.common import StrictSchema, TrimmedEmail, UTCDateTimeField
 
-_fingerprint = fields.String(required=True, validate=validate.Length(min=1, max=255))
-_device_name = fields.String(load_default=None, validate=validate.Length(max=100))
-_platform = fields.String(load_default=None, validate=validate.OneOf([p.value for p in Platform]))
+TIER_NAMES = [t.value for t in Tier]
+PLATFORM_NAMES = [p.value for p in Platform]
+
+_fingerprint = fields.String(
+    required=True,
+    validate=validate.Length(min=1, max=255),
+    metadata={
+        "description": "The string this app install generates to identify the device",
+        "example": "7f3c9e2a-phone",
+    },
+)
+_device_name = fields.String(
+    load_default=None, validate=validate.Length(max=100), metadata={"example": "Ana's phone"}
+)
+_platform = fields.String(
+    load_default=None, validate=validate.OneOf(PLATFORM_NAMES), metadata={"example": "ios"}
+)
+# The strength rule answers 400 WEAK_PASSWORD, not 422, so it is documented here but checked
+# by the service; only the upper bound is a schema rule.
+_new_password = fields.String(
+    required=True,
+    load_only=True,
+    validate=validate.Length(max=128),
+    metadata={
+        "minLength": 8,
+        "example": "Sup3rSecret!",
+        "pattern": r"^(?=[\s\S]*[A-Z])(?=[\s\S]*[0-9])[^\u0000]*$",
+        "description": "At least 8 characters with an upper-case letter and a digit, "
+        "else 400 WEAK_PASSWORD; over 128 characters is 422.",
+    },
+)
 
 
 class RegisterSchema(StrictSchema):
-    email = TrimmedEmail(required=True, validate=validate.Length(max=320))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=128))
+    email = TrimmedEmail(
+        required=True,
+        validate=validate.Length(max=320),
+        metadata={
+            "description": "Trimmed and lower-cased; a taken email is 409",
+            "example": "ana@example.com",
+        },
+    )
+    password = _new_password
     device_fingerprint = _fingerprint
     device_name = _device_name
     platform = _platform
@@ -39,20 +74,25 @@ class DeleteAccountSchema(StrictSchema):
 class UserSchema(Schema):
     id = fields.UUID(required=True)
     email = fields.String(required=True)
-    tier = fields.String(required=True, validate=validate.OneOf(["free", "standard", "pro"]))
+    tier = fields.String(required=True, validate=validate.OneOf(TIER_NAMES))
     created_at = UTCDateTimeField(required=True)
 
 
 class UsageSchema(Schema):
-    sessions_used = fields.Integer(required=True)
-    sessions_limit = fields.Integer(required=True, allow_none=True)
-    tier = fields.String(required=True)
+    sessions_used = fields.Integer(required=True, validate=validate.Range(min=0))
+    sessions_limit = fields.Integer(
+        required=True,
+        allow_none=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "null: unlimited (pro)"},
+    )
+    tier = fields.String(required=True, validate=validate.OneOf(TIER_NAMES))
 
 
 class TokenSchema(Schema):
     access_token = fields.String(required=True)
     refresh_token = fields.String(required=True)
-    token_type = fields.String(required=True, metadata={"example": "bearer"})
+    token_type = fields.String(required=True, validate=validate.OneOf(["bearer"]))
     expires_in = fields.Integer(required=True, metadata={"example": 3600})
     user = fields.Nested(UserSchema, required=True)
 
@@ -64,7 +104,9 @@ class MeSchema(UserSchema):
 class DeviceSchema(Schema):
     id = fields.UUID(required=True)
     device_name = fields.String(required=True, allow_none=True)
-    platform = fields.String(required=True, allow_none=True)
+    platform = fields.String(
+        required=True, allow_none=True, validate=validate.OneOf(PLATFORM_NAMES)
+    )
     created_at = UTCDateTimeField(required=True)
     last_active_at = UTCDateTimeField(required=True)
     is_current = fields.Boolean(required=True)
@@ -72,3 +114,66 @@ class DeviceSchema(Schema):
 
 class DeviceListSchema(Schema):
     devices = fields.List(fields.Nested(DeviceSchema), required=True)
+
+
+# GET /auth/me/export is rendered by the service; these schemas only document it.
+class ExportAccountSchema(Schema):
+    id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    created_at = UTCDateTimeField(required=True)
+
+
+class ExportSubscriptionSchema(Schema):
+    tier = fields.String(required=True, validate=validate.OneOf(TIER_NAMES))
+    created_at = UTCDateTimeField(required=True)
+    updated_at = UTCDateTimeField(required=True)
+
+
+class ExportDeviceSchema(Schema):
+    id = fields.UUID(required=True)
+    fingerprint = fields.String(required=True)
+    device_name = fields.String(required=True, allow_none=True)
+    platform = fields.String(
+        required=True, allow_none=True, validate=validate.OneOf(PLATFORM_NAMES)
+    )
+    created_at = UTCDateTimeField(required=True)
+    last_active_at = UTCDateTimeField(required=True)
+
+
+class ExportLoginSchema(Schema):
+    id = fields.UUID(required=True)
+    device_id = fields.UUID(required=True)
+    created_at = UTCDateTimeField(required=True)
+    refreshed_at = UTCDateTimeField(required=True, allow_none=True)
+    revoked_at = UTCDateTimeField(required=True, allow_none=True)
+
+
+class ExportSessionSchema(Schema):
+    id = fields.UUID(required=True)
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in SessionStatus]))
+    current_step = fields.String(
+        required=True, validate=validate.OneOf([s.value for s in SolveStep])
+    )
+    created_at = UTCDateTimeField(required=True)
+    completed_at = UTCDateTimeField(required=True, allow_none=True)
+    device_id = fields.UUID(required=True, allow_none=True)
+
+
+class ExportSchema(Schema):
+    account = fields.Nested(ExportAccountSchema, required=True)
+    tier = fields.String(required=True, validate=validate.OneOf(TIER_NAMES))
+    subscription = fields.Nested(ExportSubscriptionSchema, required=True)
+    usage = fields.Nested(UsageSchema, required=True)
+    devices = fields.List(fields.Nested(ExportDeviceSchema), required=True)
+    logins = fields.List(
+        fields.Nested(ExportLoginSchema),
+        required=True,
+        metadata={"description": "Sign-ins, without any token material"},
+    )
+    sessions = fields.List(fields.Nested(ExportSessionSchema), required=True)
+    messages = fields.List(
+        fields.Dict(),
+        required=True,
+        validate=validate.Length(max=0),
+        metadata={"description": "Always empty: message content is never stored"},
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, pre_load
 
 from clarity_api.clock import isoformat
 
@@ -18,16 +18,54 @@ class UTCDateTimeField(fields.DateTime):
 
 
 class ErrorSchema(Schema):
-    error = fields.String(required=True, metadata={"description": "Stable error code"})
+    error = fields.String(
+        required=True,
+        metadata={"description": "Stable error code", "pattern": "^[A-Z][A-Z0-9_]*$"},
+    )
     message = fields.String(required=True, metadata={"description": "One human sentence"})
-    details = fields.Dict(metadata={"description": "Extra data, e.g. bad fields"})
+    details = fields.Dict(
+        keys=fields.String(),
+        metadata={"description": "Extra data, e.g. the bad fields and their messages"},
+    )
 
 
 class StrictSchema(Schema):
-    """Input schemas name every field they accept; unknown fields are a 422."""
+    """Input schemas name every field they accept; unknown fields are a 422.
+
+    Text must be storable: a NUL character or an unpaired surrogate (JSON allows `\\u0000`
+    and a lone `\\ud800`) is a 422 too, rather than a database or hashing error.
+    """
 
     class Meta:
         unknown = "raise"
+
+    @pre_load
+    def _reject_unstorable_text(self, data: Any, **kwargs: Any) -> Any:
+        if hasattr(data, "items"):
+            bad = {
+                name: [UNSTORABLE_TEXT]
+                for name, value in data.items()
+                if isinstance(value, str) and not is_storable_text(value)
+            }
+            if bad:
+                raise ValidationError(bad)
+        return data
+
+
+UNSTORABLE_TEXT = "Text must not contain NUL characters or unpaired surrogates."
+# The same rule for the OpenAPI description (JSON Schema cannot name unpaired surrogates).
+STORABLE_TEXT_PATTERN = r"^[^\u0000]*$"
+
+
+def is_storable_text(value: str) -> bool:
+    """What every database and UTF-8 encoder takes: no NUL, no unpaired surrogate."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class TrimmedString(fields.String):

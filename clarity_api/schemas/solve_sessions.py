@@ -22,8 +22,8 @@ class SessionSchema(Schema):
 
 class SessionCreatedSchema(Schema):
     session_id = fields.UUID(required=True)
-    status = fields.String(required=True)
-    current_step = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUS_NAMES))
+    current_step = fields.String(required=True, validate=validate.OneOf(STEP_NAMES))
     created_at = UTCDateTimeField(required=True)
     usage = fields.Nested(UsageSchema, required=True)
 
@@ -33,16 +33,23 @@ class SessionCreateSchema(StrictSchema):
 
 
 class SessionQuerySchema(StrictSchema):
+    """Unknown query parameters are a 422, like unknown body fields."""
+
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
-    status = fields.String(load_default=None, validate=validate.OneOf(STATUS_NAMES))
+    status = fields.String(
+        load_default=None,
+        allow_none=False,  # absent means all; a query string has no null
+        validate=validate.OneOf(STATUS_NAMES),
+        metadata={"description": "Only sessions with this status"},
+    )
 
 
 class SessionListSchema(Schema):
     sessions = fields.List(fields.Nested(SessionSchema), required=True)
-    total = fields.Integer(required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+    total = fields.Integer(required=True, validate=validate.Range(min=0))
+    limit = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
+    offset = fields.Integer(required=True, validate=validate.Range(min=0))
 
 
 class SessionUpdateSchema(StrictSchema):
@@ -51,38 +58,109 @@ class SessionUpdateSchema(StrictSchema):
     )
 
 
+# Lengths count after trimming, so the text must hold something besides whitespace.
+_TEXT = {
+    "pattern": r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+    "description": "1-4000 characters after trimming",
+}
+
+
 class TurnSchema(StrictSchema):
     role = fields.String(required=True, validate=validate.OneOf(["user", "assistant"]))
-    content = TrimmedString(required=True, validate=validate.Length(min=1, max=4000))
+    content = TrimmedString(
+        required=True, validate=validate.Length(min=1, max=4000), metadata=_TEXT
+    )
 
 
 class MessageRequestSchema(StrictSchema):
-    content = TrimmedString(required=True, validate=validate.Length(min=1, max=4000))
-    step = fields.String(load_default=None, validate=validate.OneOf(STEP_NAMES))
+    content = TrimmedString(
+        required=True,
+        validate=validate.Length(min=1, max=4000),
+        metadata={**_TEXT, "example": "I'm frustrated with my job and don't know what to do."},
+    )
+    step = fields.String(
+        load_default=None,
+        validate=validate.OneOf(STEP_NAMES),
+        metadata={
+            "description": "The step this message is for; not the current one is 409",
+            "example": "receive",
+        },
+    )
     history = fields.List(
-        fields.Nested(TurnSchema), load_default=list, validate=validate.Length(max=20)
+        fields.Nested(TurnSchema),
+        load_default=list,
+        validate=validate.Length(max=20),
+        metadata={"description": "Earlier turns, as context for this reply only; never stored"},
     )
 
 
 # The stream's events, documented for the OpenAPI description (they are written by streaming.py).
 class TokenEventSchema(Schema):
-    content = fields.String(required=True)
+    content = fields.String(
+        required=True, metadata={"description": "The next piece of the reply, spaces included"}
+    )
+
+
+class TokenUsageSchema(Schema):
+    input_tokens = fields.Integer(required=True)
+    output_tokens = fields.Integer(required=True)
 
 
 class DoneEventSchema(Schema):
-    next_step = fields.String(required=True, allow_none=True)
+    next_step = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(STEP_NAMES),
+        metadata={"description": "The session's step now; null once the session completed"},
+    )
     emotion_detected = fields.String(
         required=True, validate=validate.OneOf(["anxious", "sad", "calm", "confused", "neutral"])
     )
-    confidence = fields.Float(required=True)
-    session_status = fields.String(required=True)
-    usage = fields.Dict(metadata={"description": "input_tokens and output_tokens (model coach)"})
+    confidence = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+    session_status = fields.String(
+        required=True, validate=validate.OneOf([SessionStatus.ACTIVE, SessionStatus.COMPLETED])
+    )
+    usage = fields.Nested(
+        TokenUsageSchema, metadata={"description": "Reported by a model coach, when it does"}
+    )
     blocked = fields.Boolean(metadata={"description": "true when the crisis check answered"})
-    reason = fields.String(metadata={"example": "CRISIS"})
-    resources = fields.Dict(keys=fields.String(), values=fields.String())
+    reason = fields.String(validate=validate.OneOf(["CRISIS"]))
+    resources = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "Crisis lines by country code"},
+    )
 
 
 class ErrorEventSchema(Schema):
-    error = fields.String(required=True)
+    error = fields.String(required=True, metadata={"pattern": "^[A-Z][A-Z0-9_]*$"})
     message = fields.String(required=True)
     retryable = fields.Boolean(required=True)
+
+
+STREAM_EVENTS = {"token": TokenEventSchema, "done": DoneEventSchema, "error": ErrorEventSchema}
+
+
+def stream_event_schema(refs: dict[str, str]) -> dict[str, object]:
+    """One Server-Sent Event as parsed from the stream: its name, and its data as JSON text.
+
+    Before Open API 3.2, a `text/event-stream` schema is the schema of each event. `refs` maps
+    each event name to the `$ref` of its data's schema.
+    """
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["event", "data"],
+                "properties": {
+                    "event": {"type": "string", "enum": [name]},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": {"$ref": refs[name]},
+                    },
+                },
+            }
+            for name in STREAM_EVENTS
+        ]
+    }
