@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -30,9 +31,14 @@ def user_key() -> str:
 
 
 def login_email_key() -> str:
+    """A digest of the normalised email: no address sits in the limiter's storage, and any
+    text (even a lone surrogate, which Redis cannot encode) makes a valid key."""
     body = request.get_json(silent=True, force=True)
     email = body.get("email") if isinstance(body, dict) else None
-    return f"login:{str(email).strip().lower()}" if isinstance(email, str) else "login:-"
+    if not isinstance(email, str):
+        return "login:-"
+    normalised = email.strip().lower().encode("utf-8", "surrogatepass")
+    return "login:" + hashlib.sha256(normalised).hexdigest()[:32]
 
 
 # One budget per user across every authenticated endpoint; put it under @jwt_required().
