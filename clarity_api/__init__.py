@@ -74,7 +74,9 @@ def engine_options(config: Any) -> dict[str, Any]:
         "pool_size": config["DB_POOL_SIZE"],
         "max_overflow": config["DB_MAX_OVERFLOW"],
         "pool_timeout": config["DB_POOL_TIMEOUT_S"],
-        "pool_pre_ping": True,
+        # No pre-ping: it costs a round trip per checkout (two per stream). A connection found
+        # dead fails that one request with a 503 and SQLAlchemy then drops the stale pool.
+        "pool_pre_ping": False,
         "pool_recycle": 1800,
         "connect_args": {
             "connect_timeout": config["DB_CONNECT_TIMEOUT_S"],

@@ -7,13 +7,13 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from flask import Flask, Response
+from flask import Response
+from sqlalchemy.engine import Engine
 
 from clarity_api import lifecycle
 from clarity_api.coach.base import Coach, CoachError, CoachRequest, Ping, Usage
 from clarity_api.coach.scripted import paced, split_words
 from clarity_api.errors import ClarityError, ServiceUnavailable, is_unavailable
-from clarity_api.extensions import db
 from clarity_api.safety import RESOURCES, SAFETY_MESSAGE
 from clarity_api.services import solving
 from clarity_api.services.solving import TurnPlan
@@ -41,12 +41,14 @@ def error_frame(error: str, message: str, retryable: bool) -> bytes:
 
 
 def reply_events(
-    app: Flask,
     plan: TurnPlan,
     coach: Coach,
     emotion: tuple[str, float],
     crisis: bool,
+    *,
+    engine: Engine,
     delay_s: float,
+    ping_interval_s: float,
 ) -> Iterator[bytes]:
     """The reply's token events, then one `done` (after the step change commits) or `error`.
 
@@ -54,7 +56,7 @@ def reply_events(
     server closes this generator at a `yield` and nothing after it (the step change) runs.
     """
     if crisis:
-        items: Iterable[Any] = paced(_SAFETY_WORDS, delay_s, app.config["STREAM_PING_INTERVAL_S"])
+        items: Iterable[Any] = paced(_SAFETY_WORDS, delay_s, ping_interval_s)
     else:
         request = CoachRequest(step=plan.step, content=plan.content, history=plan.history)
         items = coach.reply(request)
@@ -73,7 +75,7 @@ def reply_events(
                 yield PING_FRAME
             elif isinstance(item, Usage):
                 usage = item
-        done = _finish(app, plan, emotion, crisis, usage)
+        done = _finish(engine, plan, emotion, crisis, usage)
     except CoachError as exc:
         yield error_frame(exc.code, exc.message, exc.retryable)
         return
@@ -97,7 +99,7 @@ def reply_events(
 
 
 def _finish(
-    app: Flask, plan: TurnPlan, emotion: tuple[str, float], crisis: bool, usage: Usage | None
+    engine: Engine, plan: TurnPlan, emotion: tuple[str, float], crisis: bool, usage: Usage | None
 ) -> dict[str, Any]:
     """The `done` payload; for a normal reply, first advance the session in one transaction."""
     detected, confidence = emotion
@@ -111,12 +113,9 @@ def _finish(
             "confidence": confidence,
             "session_status": "active",
         }
-    with app.app_context():
-        try:
-            advanced = solving.finish_turn(plan)
-            db.session.commit()
-        finally:
-            db.session.remove()
+    # One short transaction straight on the engine: no app context, no ORM session.
+    with engine.begin() as connection:
+        advanced = solving.finish_turn(connection, plan)
     done: dict[str, Any] = {
         "next_step": advanced["next_step"],
         "emotion_detected": detected,

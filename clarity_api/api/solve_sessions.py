@@ -227,14 +227,14 @@ def post_message(message: dict[str, Any], session_id: str) -> Any:
         safety_counts.record_blocked()
     db.session.commit()
     db.session.remove()  # no connection is held while the reply is paced out
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    config = app.config
+    config = current_app.config
     events = reply_events(
-        app,
         plan,
-        app.extensions["clarity_coach"],
+        current_app.extensions["clarity_coach"],
         detect_emotion(plan.content),
         crisis,
-        config["STREAM_TOKEN_DELAY_MS"] / 1000,
+        engine=db.engine,
+        delay_s=config["STREAM_TOKEN_DELAY_MS"] / 1000,
+        ping_interval_s=config["STREAM_PING_INTERVAL_S"],
     )
     return sse_response(events)

@@ -6,12 +6,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import Connection, func, select, update
 
 from clarity_api.clock import utcnow
 from clarity_api.coach.base import Turn, next_step
 from clarity_api.errors import InvalidTransition, SessionCompleted, SessionNotFound, StepMismatch
-from clarity_api.extensions import db, rowcount
+from clarity_api.extensions import db
 from clarity_api.models import Device, SessionStatus, SolveSession, SolveStep, User
 from clarity_api.services import quota
 
@@ -87,26 +87,40 @@ def delete_session(user_id: uuid.UUID, session_id: str) -> None:
 def begin_turn(
     user_id: uuid.UUID, session_id: str, content: str, step: str | None, history: list[Turn]
 ) -> TurnPlan:
-    """Check that a message may be answered now, and hand the stream plain data."""
-    solve_session = get_session(user_id, session_id)
-    if solve_session.status != SessionStatus.ACTIVE:
+    """Check that a message may be answered now, and hand the stream plain data.
+
+    Reads two columns rather than loading the ORM object: this runs for every message.
+    """
+    try:
+        key = uuid.UUID(session_id)
+    except ValueError:
+        raise SessionNotFound() from None
+    row = db.session.execute(
+        select(SolveSession.status, SolveSession.current_step).where(
+            SolveSession.id == key, SolveSession.user_id == user_id
+        )
+    ).first()
+    if row is None:
+        raise SessionNotFound()
+    if row.status != SessionStatus.ACTIVE:
         raise SessionCompleted()
-    current = solve_session.current_step.value
+    current = row.current_step.value
     if step is not None and step != current:
         raise StepMismatch(details={"current_step": current})
-    return TurnPlan(solve_session.id, current, content, tuple(history))
+    return TurnPlan(key, current, content, tuple(history))
 
 
-def finish_turn(plan: TurnPlan) -> dict[str, Any]:
+def finish_turn(connection: Connection, plan: TurnPlan) -> dict[str, Any]:
     """Advance the session one step, only if it is still where the turn began.
 
-    A compare-and-set UPDATE, so of two streams on one session only one advances it.
+    A compare-and-set UPDATE, so of two streams on one session only one advances it. Runs on
+    a plain connection in the stream's own short transaction (the request's is long gone).
     """
     following = next_step(plan.step)
     values: dict[str, Any] = {"current_step": SolveStep(following or plan.step)}
     if following is None:
         values.update(status=SessionStatus.COMPLETED, completed_at=utcnow())
-    changed = rowcount(
+    result = connection.execute(
         update(SolveSession)
         .where(
             SolveSession.id == plan.session_id,
@@ -114,17 +128,16 @@ def finish_turn(plan: TurnPlan) -> dict[str, Any]:
             SolveSession.status == SessionStatus.ACTIVE,
         )
         .values(**values)
-        .execution_options(synchronize_session=False)
     )
-    if changed != 1:
-        raise _why_not_advanced(plan)
+    if result.rowcount != 1:
+        raise _why_not_advanced(connection, plan)
     status = SessionStatus.COMPLETED if following is None else SessionStatus.ACTIVE
     return {"next_step": following, "session_status": status.value}
 
 
-def _why_not_advanced(plan: TurnPlan) -> Exception:
-    row = db.session.execute(
-        db.select(SolveSession.status, SolveSession.current_step).where(
+def _why_not_advanced(connection: Connection, plan: TurnPlan) -> Exception:
+    row = connection.execute(
+        select(SolveSession.status, SolveSession.current_step).where(
             SolveSession.id == plan.session_id
         )
     ).first()
