@@ -89,7 +89,9 @@ def rotate(refresh_token: str) -> tuple[User, str, str]:
     return user, access, refresh
 
 
-def revoke(login_id: uuid.UUID) -> None:
+def revoke(login_id: uuid.UUID | str) -> None:
+    """End a login: its refresh token and every access token it issued stop working."""
+    login_id = uuid.UUID(str(login_id))
     db.session.execute(
         update(Login)
         .where(Login.id == login_id, Login.revoked_at.is_(None))
@@ -112,7 +114,3 @@ def active_user(payload: dict[str, Any]) -> User | None:
         .where(User.id == user_id, Login.id == login_id, Login.revoked_at.is_(None))
     )
     return db.session.execute(stmt).scalar_one_or_none()  # type: ignore[no-any-return]
-
-
-def revoke_login(user_id: uuid.UUID, login_id: str) -> None:
-    revoke(uuid.UUID(login_id))
