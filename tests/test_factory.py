@@ -211,7 +211,10 @@ def test_postgres_engine_bounds_every_wait() -> None:
     assert options["connect_args"]["connect_timeout"] == 2
     assert options["pool_timeout"] == 4
     assert (options["pool_size"], options["max_overflow"]) == (5, 3)
-    assert options["pool_pre_ping"] is True
+    # No pre-ping (a round trip per checkout); dead peers are found by TCP keepalives instead.
+    assert options["pool_pre_ping"] is False
+    assert options["connect_args"]["tcp_user_timeout"] > 0
+    assert options["connect_args"]["keepalives"] == 1
 
 
 def _register(client: Any, n: int) -> int:

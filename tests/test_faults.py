@@ -89,36 +89,53 @@ class Pinned:
         self.conn.close()
 
 
-def pin_workers(server: LiveServer, workers: int = 2, attempts: int = 80) -> list[Pinned]:
-    """One keep-alive connection to each of `workers` distinct workers (needs EXPOSE_STATS)."""
+def pin_workers(server: LiveServer, workers: int = 2, rounds: int = 20) -> list[Pinned]:
+    """One keep-alive connection to each of `workers` distinct workers (needs EXPOSE_STATS).
+
+    An idle worker can win every accept of connections opened one by one, so each round
+    opens a handful at once, which spreads them over the workers.
+    """
     pinned: dict[int, Pinned] = {}
-    for _ in range(attempts):
+
+    def connect(_: int) -> tuple[http.client.HTTPConnection, int]:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
         conn.request("GET", "/internal/stats")
         response = conn.getresponse()
         stats = json.loads(response.read())
         assert response.status == 200, stats
-        if stats["pid"] in pinned or conn.sock is None:
-            conn.close()
-        else:
-            pinned[stats["pid"]] = Pinned(conn, stats["pid"])
+        return conn, stats["pid"]
+
+    for _ in range(rounds):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for conn, pid in pool.map(connect, range(8)):
+                if pid in pinned or conn.sock is None:
+                    conn.close()
+                else:
+                    pinned[pid] = Pinned(conn, pid)
         if len(pinned) == workers:
             return list(pinned.values())
     for p in pinned.values():
         p.close()
-    raise AssertionError(f"saw only workers {sorted(pinned)} in {attempts} connections")
+    raise AssertionError(f"saw only workers {sorted(pinned)} in {rounds} rounds of 8")
 
 
-def stats_by_pid(server: LiveServer, workers: int = 2, attempts: int = 80) -> dict[int, Any]:
-    """/internal/stats from each worker: fresh connections until every pid has answered."""
+def stats_by_pid(server: LiveServer, workers: int = 2, rounds: int = 20) -> dict[int, Any]:
+    """/internal/stats from each worker: rounds of simultaneous fresh connections until every
+    pid has answered (one at a time, an idle worker can win every accept)."""
     seen: dict[int, Any] = {}
-    for _ in range(attempts):
+
+    def one(_: int) -> Any:
         status, stats = server.json("GET", "/internal/stats", timeout=10)
         assert status == 200, stats
-        seen[stats["pid"]] = stats
+        return stats
+
+    for _ in range(rounds):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for stats in pool.map(one, range(8)):
+                seen[stats["pid"]] = stats
         if len(seen) == workers:
             return seen
-    raise AssertionError(f"saw only workers {sorted(seen)} in {attempts} requests")
+    raise AssertionError(f"saw only workers {sorted(seen)} in {rounds} rounds of 8")
 
 
 # --- a database that goes away: a TCP proxy we can stop -------------------------------------
