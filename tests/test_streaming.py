@@ -24,6 +24,16 @@ def stream(client, headers, session_id, content="I feel stuck at work", **extra)
     )
 
 
+def open_stream(client, headers, session_id, content="hello"):
+    """A stream the test reads chunk by chunk (iter(response.response)), as a client would."""
+    return client.post(
+        f"/sessions/{session_id}/messages",
+        headers=headers,
+        json={"content": content},
+        buffered=False,
+    )
+
+
 def test_first_reply_is_the_scripted_line_word_by_word(client, auth_headers, session_id):
     events = read_events(stream(client, auth_headers, session_id).get_data())
     tokens = [data["content"] for name, data in events if name == "token"]
@@ -99,12 +109,7 @@ def test_silent_gaps_longer_than_the_ping_interval_carry_ping_comments(
 def test_no_database_connection_is_checked_out_while_tokens_are_paced(
     app, client, auth_headers, session_id
 ):
-    response = client.post(
-        f"/sessions/{session_id}/messages",
-        headers=auth_headers,
-        json={"content": "hello"},
-        buffered=False,
-    )
+    response = open_stream(client, auth_headers, session_id, "hello")
     chunks = iter(response.response)
     first = next(chunks)
     assert first.startswith(b"event: token")
@@ -118,12 +123,7 @@ def test_no_database_connection_is_checked_out_while_tokens_are_paced(
 
 
 def test_client_gone_mid_stream_leaves_the_session_where_it_was(client, auth_headers, session_id):
-    response = client.post(
-        f"/sessions/{session_id}/messages",
-        headers=auth_headers,
-        json={"content": "hello"},
-        buffered=False,
-    )
+    response = open_stream(client, auth_headers, session_id, "hello")
     chunks = iter(response.response)
     next(chunks)
     next(chunks)
@@ -151,12 +151,7 @@ def test_client_gone_mid_stream_leaves_the_session_where_it_was(client, auth_hea
 def test_session_closed_mid_stream_ends_with_error_not_done(
     client, auth_headers, session_id, change, error
 ):
-    response = client.post(
-        f"/sessions/{session_id}/messages",
-        headers=auth_headers,
-        json={"content": "hello"},
-        buffered=False,
-    )
+    response = open_stream(client, auth_headers, session_id, "hello")
     chunks = iter(response.response)
     next(chunks)
     assert change(client, auth_headers, session_id).status_code in (200, 204)
@@ -168,18 +163,8 @@ def test_session_closed_mid_stream_ends_with_error_not_done(
 
 
 def test_a_second_stream_on_the_same_step_ends_with_step_mismatch(client, auth_headers, session_id):
-    first = client.post(
-        f"/sessions/{session_id}/messages",
-        headers=auth_headers,
-        json={"content": "one"},
-        buffered=False,
-    )
-    second = client.post(
-        f"/sessions/{session_id}/messages",
-        headers=auth_headers,
-        json={"content": "two"},
-        buffered=False,
-    )
+    first = open_stream(client, auth_headers, session_id, "one")
+    second = open_stream(client, auth_headers, session_id, "two")
     first_events = read_events(b"".join(first.response))
     second_events = read_events(b"".join(second.response))
     assert first_events[-1][0] == "done"
@@ -196,12 +181,7 @@ def test_a_second_stream_on_the_same_step_ends_with_step_mismatch(client, auth_h
 
 
 def test_draining_server_ends_streams_with_retryable_error(client, auth_headers, session_id):
-    response = client.post(
-        f"/sessions/{session_id}/messages",
-        headers=auth_headers,
-        json={"content": "hello"},
-        buffered=False,
-    )
+    response = open_stream(client, auth_headers, session_id, "hello")
     chunks = iter(response.response)
     next(chunks)
     lifecycle.start_draining(0)
