@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask_cors import CORS
-from flask_jwt_extended import get_jwt_identity
+from flask_jwt_extended import get_jwt, get_jwt_identity
 
 from clarity_api.errors import InvalidToken, TokenExpired, TokenRevoked, render_clarity_error
 from clarity_api.extensions import jwt, limiter
+from clarity_api.models import User
 from clarity_api.services import tokens
 
 
@@ -58,12 +60,7 @@ def register_jwt_callbacks() -> None:
     def _revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
         if payload.get("type") != "access":
             return False  # refresh tokens never reach a bearer-protected route
-        g.clarity_user = tokens.active_user(payload)
-        return g.clarity_user is None
-
-    @jwt.user_lookup_loader
-    def _user(header: dict[str, Any], payload: dict[str, Any]) -> Any:
-        return g.get("clarity_user")
+        return not tokens.login_is_live(payload)
 
     @jwt.expired_token_loader
     def _expired(header: dict[str, Any], payload: dict[str, Any]) -> Response:
@@ -81,13 +78,26 @@ def register_jwt_callbacks() -> None:
     def _revoked_answer(header: dict[str, Any], payload: dict[str, Any]) -> Response:
         return render_clarity_error(TokenRevoked())
 
-    @jwt.user_lookup_error_loader
-    def _gone(header: dict[str, Any], payload: dict[str, Any]) -> Response:
-        return render_clarity_error(TokenRevoked())
-
     @jwt.needs_fresh_token_loader
     def _fresh(header: dict[str, Any], payload: dict[str, Any]) -> Response:
         return render_clarity_error(InvalidToken())
+
+
+def signed_in_user_id() -> uuid.UUID:
+    """The id of the person behind this request's (already verified) access token."""
+    return uuid.UUID(get_jwt_identity())
+
+
+def signed_in_user() -> User:
+    """The signed-in person's row, loaded on first use in a request (most routes need only
+    the id). Gone since the token check (account deleted meanwhile): TOKEN_REVOKED."""
+    user = g.get("clarity_user")
+    if user is None:
+        user = tokens.load_user(get_jwt())
+        if user is None:
+            raise TokenRevoked()
+        g.clarity_user = user
+    return user  # type: ignore[no-any-return]
 
 
 def add_security_headers(response: Response) -> Response:

@@ -217,7 +217,8 @@ def test_requests_issue_a_fixed_number_of_sql_statements(app, client, auth_heade
         assert response.status_code < 300, response.get_data()
         return len(statements)
 
-    assert count("post", "/sessions") == 5  # token check, device, quota, insert, device seen
+    # token check, user + tier, device, quota, insert, device seen
+    assert count("post", "/sessions") == 6
     session_id = client.get("/sessions", headers=auth_headers).get_json()["sessions"][0]["id"]
     for _ in range(6):
         client.post("/sessions", headers=auth_headers)

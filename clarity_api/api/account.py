@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import jwt_required
 
 from clarity_api.api.docs import BEARER, errors
 from clarity_api.extensions import ClarityBlueprint, db
 from clarity_api.schemas.auth import DeleteAccountSchema, ExportSchema, MeSchema
-from clarity_api.security import per_user
+from clarity_api.security import per_user, signed_in_user
 from clarity_api.services import account
 
 blp = ClarityBlueprint("account", __name__, url_prefix="/auth/me", description="Your account")
@@ -24,7 +24,7 @@ blp = ClarityBlueprint("account", __name__, url_prefix="/auth/me", description="
 @blp.doc(security=BEARER)
 def me() -> Any:
     """Who is signed in, their tier and usage."""
-    return account.profile(current_user)
+    return account.profile(signed_in_user())
 
 
 @blp.route("", methods=["DELETE"])
@@ -44,7 +44,7 @@ def me() -> Any:
 @blp.doc(security=BEARER)
 def delete_me(body: dict[str, Any]) -> Any:
     """Delete the account and everything tied to it, at once. Needs the password."""
-    account.delete(current_user, body["password"])
+    account.delete(signed_in_user(), body["password"])
     db.session.commit()
     return None
 
@@ -59,4 +59,4 @@ def export() -> Any:
     """Everything the service keeps about you, as JSON (no message content is ever kept)."""
     # The service renders the export itself: a Response is returned as is, ExportSchema only
     # documents it.
-    return jsonify(account.export(current_user))
+    return jsonify(account.export(signed_in_user()))

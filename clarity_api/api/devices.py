@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask_jwt_extended import current_user, get_jwt, jwt_required
+from flask_jwt_extended import get_jwt, jwt_required
 
 from clarity_api.api.docs import BEARER, errors, id_parameter, links
 from clarity_api.extensions import ClarityBlueprint, db
 from clarity_api.models import Login
 from clarity_api.schemas.auth import DeviceListSchema
-from clarity_api.security import per_user
+from clarity_api.security import per_user, signed_in_user_id
 from clarity_api.services import devices
 
 blp = ClarityBlueprint("devices", __name__, url_prefix="/auth/devices", description="Devices")
@@ -48,7 +48,7 @@ def list_devices() -> Any:
             "last_active_at": d.last_active_at,
             "is_current": d.id == current_device,
         }
-        for d in devices.list_for(current_user.id)
+        for d in devices.list_for(signed_in_user_id())
     ]
     return {"devices": items}
 
@@ -65,6 +65,6 @@ def list_devices() -> Any:
 @blp.doc(security=BEARER)
 def delete_device(device_id: str) -> Any:
     """Forget a device; its logins are revoked. Unknown or someone else's: 404."""
-    devices.forget(current_user.id, device_id)
+    devices.forget(signed_in_user_id(), device_id)
     db.session.commit()
     return None

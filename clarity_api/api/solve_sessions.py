@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import jwt_required
 
 from clarity_api.api.docs import BEARER, component_ref, errors, id_parameter, links
 from clarity_api.coach.base import Turn
@@ -24,7 +24,7 @@ from clarity_api.schemas.solve_sessions import (
     SessionUpdateSchema,
     stream_event_schema,
 )
-from clarity_api.security import per_user
+from clarity_api.security import per_user, signed_in_user, signed_in_user_id
 from clarity_api.services import devices, safety_counts, solving
 from clarity_api.streaming import reply_events, sse_response
 
@@ -91,8 +91,8 @@ class SolveSessions(MethodView):
         The body is `{}` or none.
         """
         fingerprint = request.headers.get("X-Device-Fingerprint")
-        device = devices.require_current(current_user.id, fingerprint)
-        solve_session, usage = solving.open_session(current_user, device)
+        device = devices.require_current(signed_in_user_id(), fingerprint)
+        solve_session, usage = solving.open_session(signed_in_user(), device)
         db.session.commit()
         body = {
             "session_id": solve_session.id,
@@ -115,7 +115,7 @@ class SolveSessions(MethodView):
     def get(self, query: dict[str, Any]) -> Any:
         """This account's sessions, newest first."""
         items, total = solving.list_sessions(
-            current_user.id, query["limit"], query["offset"], query["status"]
+            signed_in_user_id(), query["limit"], query["offset"], query["status"]
         )
         return {
             "sessions": items,
@@ -134,7 +134,7 @@ class SolveSessionItem(MethodView):
     @blp.doc(security=BEARER)
     def get(self, session_id: str) -> Any:
         """One session. Unknown, malformed or someone else's id: 404 SESSION_NOT_FOUND."""
-        return solving.get_session(current_user.id, session_id)
+        return solving.get_session(signed_in_user_id(), session_id)
 
     @jwt_required()
     @per_user
@@ -155,7 +155,7 @@ class SolveSessionItem(MethodView):
     @blp.doc(security=BEARER)
     def patch(self, body: dict[str, Any], session_id: str) -> Any:
         """Complete or abandon an active session; anything else is 409 INVALID_TRANSITION."""
-        solve_session = solving.change_status(current_user.id, session_id, body["status"])
+        solve_session = solving.change_status(signed_in_user_id(), session_id, body["status"])
         db.session.commit()
         return solve_session
 
@@ -166,7 +166,7 @@ class SolveSessionItem(MethodView):
     @blp.doc(security=BEARER)
     def delete(self, session_id: str) -> Any:
         """Delete a session (usage already counted stays counted)."""
-        solving.delete_session(current_user.id, session_id)
+        solving.delete_session(signed_in_user_id(), session_id)
         db.session.commit()
         return None
 
@@ -220,7 +220,7 @@ def post_message(message: dict[str, Any], session_id: str) -> Any:
         if t["role"] != "user" or not detect_crisis(t["content"])
     ]
     plan = solving.begin_turn(
-        current_user.id, session_id, message["content"], message["step"], history
+        signed_in_user_id(), session_id, message["content"], message["step"], history
     )
     crisis = detect_crisis(plan.content)
     if crisis:

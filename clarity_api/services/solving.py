@@ -89,17 +89,22 @@ def begin_turn(
 ) -> TurnPlan:
     """Check that a message may be answered now, and hand the stream plain data.
 
-    Reads two columns rather than loading the ORM object: this runs for every message.
+    Reads two columns as plain Core rather than loading the ORM object: this runs for every
+    message.
     """
     try:
         key = uuid.UUID(session_id)
     except ValueError:
         raise SessionNotFound() from None
-    row = db.session.execute(
-        select(SolveSession.status, SolveSession.current_step).where(
-            SolveSession.id == key, SolveSession.user_id == user_id
+    row = (
+        db.session.connection()
+        .execute(
+            select(SolveSession.status, SolveSession.current_step).where(
+                SolveSession.id == key, SolveSession.user_id == user_id
+            )
         )
-    ).first()
+        .first()
+    )
     if row is None:
         raise SessionNotFound()
     if row.status != SessionStatus.ACTIVE:

@@ -175,17 +175,18 @@ def test_revoke_keeps_the_first_revocation_time(ctx: None, monkeypatch: pytest.M
     assert reload(login).revoked_at == FROZEN
 
 
-def test_active_user_is_the_user_of_a_live_login(ctx: None) -> None:
+def test_a_fresh_login_is_live_and_loads_its_user(ctx: None) -> None:
     user_id, access, _ = sign_up()
-    user = tokens.active_user(decode_token(access))
-    assert user is not None and user.id == user_id
+    assert tokens.login_is_live(decode_token(access)) is True
+    user = tokens.load_user(decode_token(access))
+    assert user is not None and user.id == user_id and user.tier == "free"
 
 
-def test_active_user_is_none_once_revoked(ctx: None) -> None:
+def test_a_revoked_login_is_not_live(ctx: None) -> None:
     _, access, _ = sign_up()
     tokens.revoke(login_of(access).id)
     db.session.commit()
-    assert tokens.active_user(decode_token(access)) is None
+    assert tokens.login_is_live(decode_token(access)) is False
 
 
 @pytest.mark.parametrize(
@@ -199,24 +200,25 @@ def test_active_user_is_none_once_revoked(ctx: None) -> None:
     ],
     ids=["no-lid", "bad-lid", "null-lid", "bad-sub", "unknown-lid"],
 )
-def test_active_user_is_none_for_bad_claims(ctx: None, claims: dict[str, Any]) -> None:
+def test_bad_claims_are_not_a_live_login(ctx: None, claims: dict[str, Any]) -> None:
     user_id, access, _ = sign_up()
     payload = {"sub": str(user_id), "lid": decode_token(access)["lid"], **claims}
-    assert tokens.active_user({k: v for k, v in payload.items() if v is not DROP}) is None
+    assert tokens.login_is_live({k: v for k, v in payload.items() if v is not DROP}) is False
 
 
-def test_active_user_is_none_for_another_users_login(ctx: None) -> None:
+def test_another_users_login_is_not_live_for_this_user(ctx: None) -> None:
     _, access, _ = sign_up()
     other_id, _, _ = sign_up("ben@example.com")
     payload = {"sub": str(other_id), "lid": decode_token(access)["lid"]}
-    assert tokens.active_user(payload) is None
+    assert tokens.login_is_live(payload) is False
 
 
 def test_deleting_the_user_ends_its_logins(ctx: None) -> None:
     user_id, access, _ = sign_up()
     db.session.execute(db.delete(User).where(User.id == user_id))
     db.session.commit()
-    assert tokens.active_user(decode_token(access)) is None
+    assert tokens.login_is_live(decode_token(access)) is False
+    assert tokens.load_user(decode_token(access)) is None
 
 
 def test_concurrent_rotations_of_one_token_have_one_winner(app: Flask) -> None:
