@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
 from flask import Flask, Response, jsonify
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -214,10 +216,7 @@ def render_http_exception(exc: HTTPException) -> Response:
 
 
 def render_unexpected(exc: Exception) -> Response:
-    if isinstance(exc, HTTPException):
-        return render_http_exception(exc)
-    if isinstance(exc, ClarityError):
-        return render_clarity_error(exc)
+    """Everything that is neither a ClarityError nor an HTTPException (they have handlers)."""
     if isinstance(exc, IntegrityError):
         log.warning("integrity error: %s", type(exc.orig).__name__)
         return error_response(409, "CONFLICT", "The request conflicts with existing data.")
@@ -225,7 +224,7 @@ def render_unexpected(exc: Exception) -> Response:
         log.warning("database unavailable: %s", type(exc).__name__)
         return render_clarity_error(ServiceUnavailable())
     log.exception("unhandled error")
-    return error_response(500, "INTERNAL_ERROR", "Internal server error.")
+    return error_response(500, *HTTP_CODES[500])
 
 
 def is_unavailable(exc: Exception) -> bool:
@@ -233,21 +232,8 @@ def is_unavailable(exc: Exception) -> bool:
     if isinstance(exc, PoolTimeout):
         return True
     return bool(getattr(exc, "connection_invalidated", False)) or isinstance(
-        getattr(exc, "orig", None), _operational_errors()
+        getattr(exc, "orig", None), (sqlite3.OperationalError, psycopg.OperationalError)
     )
-
-
-def _operational_errors() -> tuple[type[BaseException], ...]:
-    import sqlite3
-
-    errors: list[type[BaseException]] = [sqlite3.OperationalError]
-    try:
-        import psycopg
-
-        errors.append(psycopg.OperationalError)
-    except ImportError:  # pragma: no cover - psycopg is a pinned dependency
-        pass
-    return tuple(errors)
 
 
 def register_error_handlers(app: Flask) -> None:

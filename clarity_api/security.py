@@ -13,7 +13,7 @@ from flask_jwt_extended import get_jwt, get_jwt_identity
 from clarity_api.errors import InvalidToken, TokenExpired, TokenRevoked, render_clarity_error
 from clarity_api.extensions import jwt, limiter
 from clarity_api.models import User
-from clarity_api.services import tokens
+from clarity_api.services import auth, tokens
 
 
 def _user_limit() -> str:
@@ -39,7 +39,7 @@ def login_email_key() -> str:
     email = body.get("email") if isinstance(body, dict) else None
     if not isinstance(email, str):
         return "login:-"
-    normalised = email.strip().lower().encode("utf-8", "surrogatepass")
+    normalised = auth.normalize_email(email).encode("utf-8", "surrogatepass")
     return "login:" + hashlib.sha256(normalised).hexdigest()[:32]
 
 

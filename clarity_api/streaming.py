@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from flask import Response
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from clarity_api import lifecycle
 from clarity_api.coach.base import Coach, CoachError, CoachRequest, Ping, Usage
 from clarity_api.coach.scripted import paced, split_words
-from clarity_api.errors import ClarityError, ServiceUnavailable, is_unavailable
+from clarity_api.errors import HTTP_CODES, ClarityError, ServiceUnavailable, is_unavailable
 from clarity_api.safety import RESOURCES, SAFETY_MESSAGE
 from clarity_api.services import solving
 from clarity_api.services.solving import TurnPlan
@@ -88,7 +88,7 @@ def reply_events(
             yield error_frame(ServiceUnavailable.error, ServiceUnavailable.default_message, True)
         else:
             log.exception("stream failed")
-            yield error_frame("INTERNAL_ERROR", "Internal server error.", True)
+            yield error_frame(*HTTP_CODES[500], True)
         return
     finally:
         open_streams -= 1
@@ -127,10 +127,8 @@ def _finish(
     return done
 
 
-def sse_response(events: Iterator[bytes], on_close: Callable[[], None] | None = None) -> Response:
+def sse_response(events: Iterator[bytes]) -> Response:
     response = Response(events, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
-    if on_close is not None:
-        response.call_on_close(on_close)
     return response

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from flask_jwt_extended import get_jwt, jwt_required
 
 from clarity_api.api.docs import BEARER, errors, id_parameter, links
 from clarity_api.extensions import ClarityBlueprint, db
-from clarity_api.models import Login
 from clarity_api.schemas.auth import DeviceListSchema
 from clarity_api.security import per_user, signed_in_user_id
 from clarity_api.services import devices
@@ -37,8 +35,7 @@ blp = ClarityBlueprint("devices", __name__, url_prefix="/auth/devices", descript
 )
 def list_devices() -> Any:
     """This account's devices; `is_current` marks the one this token signed in on."""
-    login = db.session.get(Login, uuid.UUID(get_jwt()["lid"]))
-    current_device = login.device_id if login else None
+    current_device = devices.current_id(get_jwt()["lid"])
     items = [
         {
             "id": d.id,

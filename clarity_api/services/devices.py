@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from flask import current_app
-from sqlalchemy import func
+from sqlalchemy import func, select
 
 from clarity_api.clock import utcnow
 from clarity_api.errors import (
@@ -15,7 +15,8 @@ from clarity_api.errors import (
     MissingDeviceFingerprint,
 )
 from clarity_api.extensions import db
-from clarity_api.models import Device, User
+from clarity_api.models import Device, Login, User
+from clarity_api.services import parse_id
 
 
 def find(user_id: uuid.UUID, fingerprint: str) -> Device | None:
@@ -68,13 +69,14 @@ def list_for(user_id: uuid.UUID) -> list[Device]:
     return list(db.session.execute(stmt).scalars())
 
 
+def current_id(login_id: str) -> uuid.UUID | None:
+    """The device a login (the token's `lid`) signed in on."""
+    return db.session.scalar(select(Login.device_id).where(Login.id == uuid.UUID(login_id)))
+
+
 def forget(user_id: uuid.UUID, device_id: str) -> None:
     """Delete a device; its logins go with it (cascade), so their tokens stop working."""
-    try:
-        key = uuid.UUID(device_id)
-    except ValueError:
-        raise DeviceNotFound() from None
-    device = db.session.get(Device, key)
+    device = db.session.get(Device, parse_id(device_id, DeviceNotFound))
     if device is None or device.user_id != user_id:
         raise DeviceNotFound()
     db.session.delete(device)

@@ -13,7 +13,7 @@ from clarity_api.coach.base import Turn, next_step
 from clarity_api.errors import InvalidTransition, SessionCompleted, SessionNotFound, StepMismatch
 from clarity_api.extensions import db
 from clarity_api.models import Device, SessionStatus, SolveSession, SolveStep, User
-from clarity_api.services import quota
+from clarity_api.services import parse_id, quota
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +60,7 @@ def list_sessions(
 
 def get_session(user_id: uuid.UUID, session_id: str) -> SolveSession:
     """The user's session; unknown, malformed and someone else's all look the same."""
-    try:
-        key = uuid.UUID(session_id)
-    except ValueError:
-        raise SessionNotFound() from None
-    solve_session = db.session.get(SolveSession, key)
+    solve_session = db.session.get(SolveSession, parse_id(session_id, SessionNotFound))
     if solve_session is None or solve_session.user_id != user_id:
         raise SessionNotFound()
     return solve_session
@@ -92,10 +88,7 @@ def begin_turn(
     Reads two columns as plain Core rather than loading the ORM object: this runs for every
     message.
     """
-    try:
-        key = uuid.UUID(session_id)
-    except ValueError:
-        raise SessionNotFound() from None
+    key = parse_id(session_id, SessionNotFound)
     row = (
         db.session.connection()
         .execute(

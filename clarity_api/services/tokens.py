@@ -66,9 +66,11 @@ def rotate(refresh_token: str) -> tuple[User, str, str]:
 
     The swap is one conditional UPDATE, so of concurrent refreshes exactly one wins.
     """
-    payload = _decode_refresh(refresh_token)
-    login = db.session.get(Login, uuid.UUID(payload["lid"]))
-    if login is None or login.revoked_at is not None or str(login.user_id) != payload["sub"]:
+    ids = _ids(_decode_refresh(refresh_token))
+    if ids is None:
+        raise InvalidToken("A refresh token is required.")
+    login = db.session.get(Login, ids[0])
+    if login is None or login.revoked_at is not None or login.user_id != ids[1]:
         raise TokenRevoked()
     access, refresh = _pair(login.user_id, login.id)
     swapped = rowcount(
