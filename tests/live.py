@@ -26,7 +26,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class LiveServer:
+class JsonRequests:
+    """`json()` for any client whose `request()` returns (status, headers, body)."""
+
+    def request(
+        self, method: str, path: str, body: Any = None, **kw: Any
+    ) -> tuple[int, Any, bytes]:
+        raise NotImplementedError
+
+    def json(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        status, _headers, raw = self.request(method, path, body, **kw)
+        return status, (json.loads(raw) if raw else None)
+
+
+class LiveServer(JsonRequests):
     def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path):
         self.process = process
         self.port = port
@@ -51,10 +64,6 @@ class LiveServer:
                 return response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read()
-
-    def json(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
-        status, _headers, raw = self.request(method, path, body, **kw)
-        return status, (json.loads(raw) if raw else None)
 
     def register(self, email: str, fingerprint: str = "phone-1") -> dict[str, Any]:
         status, data = self.json(

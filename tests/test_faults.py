@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import read_events
-from tests.live import LiveServer, free_port, serve
+from tests.live import JsonRequests, LiveServer, free_port, serve
 
 pytestmark = pytest.mark.live
 
@@ -47,7 +47,7 @@ def auth_only(headers: dict[str, str]) -> dict[str, str]:
 # --- keep-alive connections pinned to one worker -------------------------------------------
 
 
-class Pinned:
+class Pinned(JsonRequests):
     """A keep-alive connection to one gunicorn worker: every request on it is served by `pid`.
 
     gunicorn hands a connection to whichever worker accepts it, and that worker serves every
@@ -80,10 +80,6 @@ class Pinned:
         raw = response.read()
         assert self.conn.sock is not None, f"worker {self.pid} closed the connection"
         return response.status, response.headers, raw
-
-    def json(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
-        status, _headers, raw = self.request(method, path, body, **kw)
-        return status, (json.loads(raw) if raw else None)
 
     def close(self) -> None:
         self.conn.close()
