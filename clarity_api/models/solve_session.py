@@ -28,6 +28,8 @@ class SolveSession(db.Model):  # type: ignore[name-defined]
         # The list query: a user's sessions, newest first, optionally by status.
         Index("ix_solve_sessions_user_created", "user_id", "created_at", "id"),
         Index("ix_solve_sessions_user_status_created", "user_id", "status", "created_at"),
+        # `flask sessions expire`: the active sessions idle the longest.
+        Index("ix_solve_sessions_status_last_active", "status", "last_active_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -45,6 +47,8 @@ class SolveSession(db.Model):  # type: ignore[name-defined]
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The person's last move: opening the session, a step advanced, or a PATCH.
+    last_active_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="solve_sessions")
 

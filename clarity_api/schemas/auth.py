@@ -156,7 +156,21 @@ class ExportSessionSchema(Schema):
     )
     created_at = UTCDateTimeField(required=True)
     completed_at = UTCDateTimeField(required=True, allow_none=True)
+    last_active_at = UTCDateTimeField(
+        required=True,
+        metadata={"description": "Opened, a step advanced, or closed by the person"},
+    )
     device_id = fields.UUID(required=True, allow_none=True)
+
+
+class ExportUsageCounterSchema(Schema):
+    sessions_total = fields.Integer(required=True, metadata={"description": "Ever opened"})
+    period = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The UTC month (YYYY-MM) of sessions_in_period"},
+    )
+    sessions_in_period = fields.Integer(required=True)
 
 
 class ExportSchema(Schema):
@@ -164,6 +178,7 @@ class ExportSchema(Schema):
     tier = fields.String(required=True, validate=validate.OneOf(TIER_NAMES))
     subscription = fields.Nested(ExportSubscriptionSchema, required=True)
     usage = fields.Nested(UsageSchema, required=True)
+    usage_counter = fields.Nested(ExportUsageCounterSchema, required=True)
     devices = fields.List(fields.Nested(ExportDeviceSchema), required=True)
     logins = fields.List(
         fields.Nested(ExportLoginSchema),

@@ -8,7 +8,7 @@ from clarity_api.clock import isoformat
 from clarity_api.errors import InvalidCredentials
 from clarity_api.extensions import db
 from clarity_api.hashing import verify_password
-from clarity_api.models import Device, Login, SolveSession, User
+from clarity_api.models import Device, Login, SolveSession, UsageCounter, User
 from clarity_api.services import quota
 
 
@@ -48,10 +48,22 @@ def export(user: User) -> dict[str, Any]:
             "updated_at": isoformat(user.subscription.updated_at),
         },
         "usage": quota.usage(user),
+        "usage_counter": _usage_counter(user.usage),
         "devices": [_device(d) for d in devices],
         "logins": [_login(lg) for lg in logins],
         "sessions": [_session(s) for s in sessions],
         "messages": [],
+    }
+
+
+def _usage_counter(counter: UsageCounter | None) -> dict[str, Any]:
+    """The raw counter behind `usage`: lifetime total, and the month it last counted."""
+    if counter is None:
+        return {"sessions_total": 0, "period": None, "sessions_in_period": 0}
+    return {
+        "sessions_total": counter.sessions_total,
+        "period": counter.period or None,
+        "sessions_in_period": counter.sessions_in_period,
     }
 
 
@@ -83,6 +95,7 @@ def _session(solve_session: SolveSession) -> dict[str, Any]:
         "current_step": solve_session.current_step.value,
         "created_at": isoformat(solve_session.created_at),
         "completed_at": isoformat(solve_session.completed_at),
+        "last_active_at": isoformat(solve_session.last_active_at),
         "device_id": str(solve_session.device_id) if solve_session.device_id else None,
     }
 

@@ -6,12 +6,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from clarity_api.clock import utcnow
 from clarity_api.coach.base import Turn, next_step
 from clarity_api.errors import InvalidTransition, SessionCompleted, SessionNotFound, StepMismatch
-from clarity_api.extensions import db
+from clarity_api.extensions import db, rowcount
 from clarity_api.models import Device, SessionStatus, SolveSession, SolveStep, User
 from clarity_api.services import parse_id, quota
 
@@ -28,16 +28,18 @@ class TurnPlan:
 
 def open_session(user: User, device: Device) -> tuple[SolveSession, dict[str, Any]]:
     usage = quota.consume(user)  # raises QuotaExceeded before anything is created
+    now = utcnow()
     solve_session = SolveSession(
         id=uuid.uuid4(),
         user_id=user.id,
         device_id=device.id,
         status=SessionStatus.ACTIVE,
         current_step=SolveStep.RECEIVE,
-        created_at=utcnow(),
+        created_at=now,
+        last_active_at=now,
     )
     db.session.add(solve_session)
-    device.last_active_at = solve_session.created_at
+    device.last_active_at = now
     return solve_session, usage
 
 
@@ -67,17 +69,37 @@ def get_session(user_id: uuid.UUID, session_id: str) -> SolveSession:
 
 
 def change_status(user_id: uuid.UUID, session_id: str, status: str) -> SolveSession:
+    """Complete or abandon an active session.
+
+    A conditional UPDATE, so a stream finishing or `flask sessions expire` running at the same
+    moment cannot be overwritten: whichever closes the session first wins, the other sees 409.
+    """
+    key = parse_id(session_id, SessionNotFound)
+    now = utcnow()
+    values: dict[str, Any] = {"status": SessionStatus(status), "last_active_at": now}
+    if values["status"] == SessionStatus.COMPLETED:
+        values["completed_at"] = now
+    changed = rowcount(
+        update(SolveSession)
+        .where(
+            SolveSession.id == key,
+            SolveSession.user_id == user_id,
+            SolveSession.status == SessionStatus.ACTIVE,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     solve_session = get_session(user_id, session_id)
-    if solve_session.status != SessionStatus.ACTIVE:
+    if changed != 1:
         raise InvalidTransition(details={"status": solve_session.status.value})
-    solve_session.status = SessionStatus(status)
-    if solve_session.status == SessionStatus.COMPLETED:
-        solve_session.completed_at = utcnow()
     return solve_session
 
 
 def delete_session(user_id: uuid.UUID, session_id: str) -> None:
-    db.session.delete(get_session(user_id, session_id))
+    key = parse_id(session_id, SessionNotFound)
+    stmt = delete(SolveSession).where(SolveSession.id == key, SolveSession.user_id == user_id)
+    if rowcount(stmt) != 1:
+        raise SessionNotFound()
 
 
 def begin_turn(
@@ -115,9 +137,13 @@ def finish_turn(connection: Connection, plan: TurnPlan) -> dict[str, Any]:
     a plain connection in the stream's own short transaction (the request's is long gone).
     """
     following = next_step(plan.step)
-    values: dict[str, Any] = {"current_step": SolveStep(following or plan.step)}
+    now = utcnow()
+    values: dict[str, Any] = {
+        "current_step": SolveStep(following or plan.step),
+        "last_active_at": now,
+    }
     if following is None:
-        values.update(status=SessionStatus.COMPLETED, completed_at=utcnow())
+        values.update(status=SessionStatus.COMPLETED, completed_at=now)
     result = connection.execute(
         update(SolveSession)
         .where(
