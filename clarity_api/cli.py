@@ -53,6 +53,10 @@ def set_tier(email: str, tier: str) -> None:
     click.echo(f"{user.email} is now on the {tier} tier.")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}{'es' if noun.endswith('ch') else 's'}"
+
+
 @sessions.command("expire")
 @click.option(
     "--older-than",
@@ -76,12 +80,14 @@ def expire(idle_for: timedelta, batch_size: int, dry_run: bool) -> None:
     if dry_run:
         count = expiry.count_idle(cutoff)
         click.echo(
-            f"{count} active sessions idle since before {isoformat(cutoff)} (dry run: unchanged)."
+            f"{_count(count, 'active session')} idle since before {isoformat(cutoff)} "
+            "(dry run: nothing changed)."
         )
         return
     changed, batches = expiry.expire_idle(cutoff, batch_size)
     click.echo(
-        f"Abandoned {changed} sessions idle since before {isoformat(cutoff)} ({batches} batches)."
+        f"Abandoned {_count(changed, 'session')} idle since before {isoformat(cutoff)} "
+        f"({_count(batches, 'batch')})."
     )
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from clarity_api.clock import isoformat
 from clarity_api.extensions import db
 from clarity_api.models import BlockedMessageCount, SessionStatus, SolveSession, SolveStep
 
@@ -33,7 +34,7 @@ class Funnel:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "since": self.since.isoformat() if self.since else None,
+            "since": isoformat(self.since),
             "sessions_opened": self.opened,
             "reached_step": self.reached,
             "status": self.status,
