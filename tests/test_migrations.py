@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, text
+from sqlalchemy import String, Uuid, column, insert, inspect, select, table, text
 
 from clarity_api.extensions import db
-from clarity_api.models.types import render_item
+from clarity_api.models import SolveSession
+from clarity_api.models.types import UTCDateTime, render_item
 
 TABLES = {
     "users",
@@ -53,4 +57,54 @@ def test_upgrade_downgrade_upgrade_round_trip(app, empty_db):
     downgrade(revision="base")
     assert not TABLES & set(inspect(db.engine).get_table_names())
     upgrade()
+    assert schema_differences() == []
+
+
+def test_last_active_at_is_filled_from_what_each_session_recorded(app, empty_db):
+    """8212af9cb821 adds a required column to a table that may already hold sessions."""
+    upgrade(revision="ee38b8a1af71")
+    opened = datetime(2026, 1, 1, 9, tzinfo=UTC)
+    finished = datetime(2026, 1, 2, 18, tzinfo=UTC)
+    user_id, active_id, completed_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    sessions = table(
+        "solve_sessions",
+        column("id", Uuid()),
+        column("user_id", Uuid()),
+        column("status", String()),
+        column("current_step", String()),
+        column("created_at", UTCDateTime()),
+        column("completed_at", UTCDateTime()),
+    )
+    with db.engine.begin() as conn:
+        conn.execute(
+            insert(db.metadata.tables["users"]).values(
+                id=user_id, email="old@example.com", password_hash="x", created_at=opened
+            )
+        )
+        conn.execute(
+            insert(sessions),
+            [
+                {
+                    "id": active_id,
+                    "user_id": user_id,
+                    "status": "active",
+                    "current_step": "clarify",
+                    "created_at": opened,
+                    "completed_at": None,
+                },
+                {
+                    "id": completed_id,
+                    "user_id": user_id,
+                    "status": "completed",
+                    "current_step": "commit",
+                    "created_at": opened,
+                    "completed_at": finished,
+                },
+            ],
+        )
+    upgrade()
+    stmt = select(SolveSession.id, SolveSession.last_active_at)
+    with db.engine.connect() as conn:
+        filled = dict(conn.execute(stmt).all())
+    assert filled == {active_id: opened, completed_id: finished}
     assert schema_differences() == []

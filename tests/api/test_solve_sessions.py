@@ -127,6 +127,8 @@ def test_messages_endpoint_returns_event_stream(client, auth_headers):
 def test_invalid_session_returns_404(client, auth_headers, session_id):
     for response in (
         client.get(f"/sessions/{session_id}", headers=auth_headers),
+        client.patch(f"/sessions/{session_id}", headers=auth_headers, json={"status": "abandoned"}),
+        client.delete(f"/sessions/{session_id}", headers=auth_headers),
         send(client, auth_headers, session_id),
     ):
         assert response.status_code == 404
@@ -251,6 +253,19 @@ def test_patch_on_a_closed_session_is_409(client, auth_headers):
     )
     assert response.status_code == 409
     assert response.get_json()["error"] == "INVALID_TRANSITION"
+
+
+def test_patch_on_a_session_walked_to_completion_is_409(client, auth_headers):
+    session_id = open_session(client, auth_headers)["session_id"]
+    for step in STEPS:
+        send(client, auth_headers, session_id, step=step)
+    response = client.patch(
+        f"/sessions/{session_id}", headers=auth_headers, json={"status": "abandoned"}
+    )
+    assert response.status_code == 409
+    assert response.get_json()["details"] == {"status": "completed"}
+    body = client.get(f"/sessions/{session_id}", headers=auth_headers).get_json()
+    assert body["status"] == "completed" and body["completed_at"] is not None
 
 
 @pytest.mark.parametrize("body", [{"status": "active"}, {"status": "done"}, {}, {"status": 1}])
