@@ -27,6 +27,7 @@ class Duration(click.ParamType):
 
     name = "duration"
     _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    LONGEST = timedelta(days=36500)  # a century: "now minus" it is always a valid date
 
     def convert(self, value: Any, param: Any, ctx: Any) -> timedelta:
         if isinstance(value, timedelta):
@@ -34,7 +35,10 @@ class Duration(click.ParamType):
         match = re.fullmatch(r"\s*(\d{1,6})\s*([smhdw])\s*", str(value))
         if match is None or int(match[1]) == 0:
             self.fail(f"{value!r} is not a duration like 90s, 30m, 12h, 7d or 2w.", param, ctx)
-        return timedelta(**{self._UNITS[match[2]]: int(match[1])})
+        span = timedelta(**{self._UNITS[match[2]]: int(match[1])})
+        if span > self.LONGEST:
+            self.fail(f"{value!r} is longer than {self.LONGEST.days} days.", param, ctx)
+        return span
 
 
 @users.command("set-tier")

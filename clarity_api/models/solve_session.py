@@ -47,7 +47,8 @@ class SolveSession(db.Model):  # type: ignore[name-defined]
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The person's last move: opening the session, a step advanced, or a PATCH.
+    # The person's last move: opening the session, a message answered (blocked ones too, so the
+    # row does not tell them apart), a step advanced, or a PATCH.
     last_active_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="solve_sessions")

@@ -158,7 +158,7 @@ class ExportSessionSchema(Schema):
     completed_at = UTCDateTimeField(required=True, allow_none=True)
     last_active_at = UTCDateTimeField(
         required=True,
-        metadata={"description": "Opened, a step advanced, or closed by the person"},
+        metadata={"description": "Opened, a message answered, or closed by the person"},
     )
     device_id = fields.UUID(required=True, allow_none=True)
 

@@ -43,12 +43,13 @@ def expire_idle(cutoff: datetime, batch_size: int = 500) -> tuple[int, int]:
         .limit(batch_size)
     )
     if db.engine.dialect.name == "postgresql":
-        batch = batch.with_for_update(skip_locked=True)
-    stmt = (
-        update(SolveSession)
-        .where(SolveSession.id.in_(batch.scalar_subquery()), _idle(cutoff))
-        .values(status=SessionStatus.ABANDONED)
-    )
+        # A CTE with FOR UPDATE runs once. As `id IN (subquery)`, PostgreSQL may re-run the
+        # LIMIT subquery for every outer row (a semi join) and change the whole backlog at once.
+        picked = batch.with_for_update(skip_locked=True).cte("batch")
+        where = SolveSession.id == picked.c.id
+    else:
+        where = SolveSession.id.in_(batch.scalar_subquery())
+    stmt = update(SolveSession).where(where, _idle(cutoff)).values(status=SessionStatus.ABANDONED)
     changed = batches = 0
     while True:
         with db.engine.begin() as connection:

@@ -105,24 +105,25 @@ def delete_session(user_id: uuid.UUID, session_id: str) -> None:
 def begin_turn(
     user_id: uuid.UUID, session_id: str, content: str, step: str | None, history: list[Turn]
 ) -> TurnPlan:
-    """Check that a message may be answered now, and hand the stream plain data.
+    """Check that a message may be answered now, mark the session active now, and hand the
+    stream plain data.
 
-    Reads two columns as plain Core rather than loading the ORM object: this runs for every
-    message.
+    One UPDATE ... RETURNING (plain Core: this runs for every message) both reads the step and
+    moves `last_active_at`, so `flask sessions expire` never retires a session a reply is being
+    written for. Every message moves it alike, blocked ones too: the row does not show which.
     """
     key = parse_id(session_id, SessionNotFound)
-    row = (
-        db.session.connection()
-        .execute(
-            select(SolveSession.status, SolveSession.current_step).where(
-                SolveSession.id == key, SolveSession.user_id == user_id
-            )
-        )
-        .first()
-    )
+    mine = (SolveSession.id == key, SolveSession.user_id == user_id)
+    connection = db.session.connection()
+    row = connection.execute(
+        update(SolveSession)
+        .where(*mine, SolveSession.status == SessionStatus.ACTIVE)
+        .values(last_active_at=utcnow())
+        .returning(SolveSession.current_step)
+    ).first()
     if row is None:
-        raise SessionNotFound()
-    if row.status != SessionStatus.ACTIVE:
+        if connection.execute(select(SolveSession.id).where(*mine)).first() is None:
+            raise SessionNotFound()
         raise SessionCompleted()
     current = row.current_step.value
     if step is not None and step != current:
