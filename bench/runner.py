@@ -1,4 +1,4 @@
-"""The benchmark commands: burst, hold, crud, login.
+"""The benchmark commands: burst, hold, crud, login, expire.
 
 Each command creates a fresh database, migrates it, starts gunicorn exactly as it deploys
 (``gunicorn -c gunicorn.conf.py wsgi:app``, or the bare floor app with ``--app bare``) on a
@@ -12,13 +12,16 @@ a failure still stops the server and the clients.
     .venv/bin/python -m bench hold --n 10000 --over 20 --delay-ms 2000 --db postgres
     .venv/bin/python -m bench crud --concurrency 32 --duration 10 --workers 2
     .venv/bin/python -m bench login --live 500 --login-rate 20
+    .venv/bin/python -m bench expire --live 500 --backlog 100000 --batch-size 500
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -27,12 +30,15 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench import stats
 from bench.server import (
+    PG_ADMIN,
     ROOT,
+    VENV_BIN,
     Database,
     PgBackendCpu,
     PgStat,
@@ -239,8 +245,14 @@ class Run:
         plan: list[tuple[float, str, int]],
         logins: dict[str, Any] | None = None,
         sample_interval: float = 0.5,
+        during: Callable[[float], dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Open the planned streams [(offset_s, session_id, token_index)] from the clients."""
+        """Open the planned streams [(offset_s, session_id, token_index)] from the clients.
+
+        `during(t0)`, if given, runs in a thread alongside the streams (it sleeps to its own
+        start); its result is returned as "during", and its "cpu_s" (a subprocess's CPU) counts
+        as this run's, not as other jobs'.
+        """
         quiet = wait_quiet(self.args.quiet_wait, self.args.quiet_cores)
         procs = max(1, self.args.client_procs)
         ideal_s = WORDS * self.args.delay_ms / 1000
@@ -276,13 +288,26 @@ class Run:
             result["machine0"] = machine_cpu()
             sampler.start()
 
+        side: dict[str, Any] = {}
+
+        def beside() -> None:
+            try:
+                side.update(during(t0) if during is not None else {})
+            except Exception as exc:  # reported with the phase, never lost
+                side["error"] = repr(exc)
+
         starter = threading.Thread(target=before, daemon=True)
         starter.start()
+        side_thread = threading.Thread(target=beside, daemon=True)
+        if during is not None:
+            side_thread.start()
         spy = self.profile(t0, last_offset + ideal_s + 2.0)
         try:
             outs = self.clients_run(specs, timeout=last_offset + timeout_s + 60, tag="streams")
         finally:
             starter.join(timeout=30)
+            if during is not None:  # its own work is bounded (see cmd_expire)
+                side_thread.join(timeout=last_offset + timeout_s + 900)
             self.profile_done(spy)
             samples = sampler.stop() if sampler.is_alive() else sampler.samples
         cpu1 = self.server.cpu_s()
@@ -301,10 +326,11 @@ class Run:
         busy = machine1[0] - result["machine0"][0]
         total = machine1[1] - result["machine0"][1]
         client_cpu = sum(o["cpu_user_s"] + o["cpu_sys_s"] for o in outs)
-        ours = (cpu1 - result["cpu0"]) + pg_s + client_cpu + self_s
+        ours = (cpu1 - result["cpu0"]) + pg_s + client_cpu + self_s + side.get("cpu_s", 0.0)
         cores = os.cpu_count() or 1
         return {
             "t0": t0,
+            "during": side,
             "quiet": quiet,
             "records": records,
             "logins": [row for out in outs for row in out.get("logins", [])],
@@ -731,6 +757,283 @@ def cmd_login(args: argparse.Namespace) -> dict[str, Any]:
     return {"run_id": run.run_id, "summary": out, "code": run.code}
 
 
+# ---------------------------------------------------------------- expire
+
+EXPIRE_LINE = re.compile(
+    r"Abandoned (\d+) sessions? idle since before (\S+) \((\d+) batch(?:es)?\)\."
+)
+BACKLOG_AGE = "30 days"  # the seeded backlog's created_at / last_active_at: now() minus this
+
+
+def pg_rows(run: Run, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    """One statement on the run's PostgreSQL database (autocommit); its rows, if any."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, dbname=run.db.name, autocommit=True) as conn:
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+def seed_backlog(run: Run, n: int) -> dict[str, Any]:
+    """Untimed: N idle active sessions of the first bench user, 30 days old, in one INSERT.
+
+    A backlog left by an earlier phase is deleted first, then the table is vacuumed and
+    analysed, as autovacuum would have done long before sessions are a week old.
+    """
+    started = time.monotonic()
+    pg_rows(run, "DELETE FROM solve_sessions WHERE created_at < now() - interval '1 day'")
+    pg_rows(
+        run,
+        "INSERT INTO solve_sessions (id, user_id, device_id, status, current_step, created_at, "
+        "completed_at, last_active_at) "
+        "SELECT gen_random_uuid(), u.id, NULL, 'active', 'clarify', now() - %s::interval, "
+        "NULL, now() - %s::interval "
+        "FROM users u CROSS JOIN generate_series(1, %s) WHERE u.email = %s",
+        (BACKLOG_AGE, BACKLOG_AGE, n, run.users[0]["email"]),
+    )
+    pg_rows(run, "VACUUM (ANALYZE) solve_sessions")
+    counts = status_counts(run)
+    print(
+        f"  set-up: backlog of {n:,} idle sessions in {time.monotonic() - started:.1f}s "
+        f"(untimed); solve_sessions by status {counts}",
+        flush=True,
+    )
+    return counts
+
+
+def status_counts(run: Run, ids: list[str] | None = None) -> dict[str, int]:
+    """solve_sessions by status: all of them, or only these ids."""
+    if ids is None:
+        rows = pg_rows(run, "SELECT status, count(*) FROM solve_sessions GROUP BY 1")
+    else:
+        rows = pg_rows(
+            run,
+            "SELECT status, count(*) FROM solve_sessions WHERE id = ANY(%s::uuid[]) GROUP BY 1",
+            (ids,),
+        )
+    return {str(status): int(count) for status, count in sorted(rows)}
+
+
+def run_expire(
+    run: Run, args: argparse.Namespace, at: float, timeout: float = 600
+) -> dict[str, Any]:
+    """``flask --app wsgi sessions expire`` against the server's database, started at `at`
+    (monotonic): its wall time, CPU (user + sys, from wait4), exit code and output."""
+    time.sleep(max(0.0, at - time.monotonic()))
+    env = dict(os.environ, DATABASE_URL=run.db.url, CLARITY_ENV="development")
+    cmd = [str(VENV_BIN / "flask"), "--app", "wsgi", "sessions", "expire"]
+    cmd += ["--older-than", args.older_than, "--batch-size", str(args.batch_size)]
+    out_path = run.tmp / f"expire-{uuid.uuid4().hex[:8]}.out"
+    with open(out_path, "w") as out:
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+        )
+        run.clients.append(proc)  # killed at teardown if still running
+        deadline = start + timeout
+        while True:  # wait4 for its CPU; poll so that the wait stays bounded
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                end = time.monotonic()
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"sessions expire did not finish within {timeout:.0f}s")
+            time.sleep(0.005)
+    text = out_path.read_text(errors="replace")
+    out_path.unlink()
+    match = EXPIRE_LINE.search(text)
+    return {
+        "start": start,
+        "end": end,
+        "wall_s": end - start,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "exit": proc.returncode,
+        "output": text.strip()[-2000:],
+        "line": match.group(0) if match else None,
+        "abandoned": int(match.group(1)) if match else None,
+        "batches": int(match.group(3)) if match else None,
+    }
+
+
+def expire_during(run: Run, args: argparse.Namespace, t0: float) -> dict[str, Any]:
+    return run_expire(run, args, t0 + args.expire_at)
+
+
+def gaps_in(records: list[list[Any]], start: float, end: float) -> dict[str, Any]:
+    """Inter-token gaps (ms) that overlap [start, end] (monotonic)."""
+    times = stats.TIMES
+    gaps = [
+        (b - a) * 1000
+        for r in records
+        for a, b in zip(r[times], r[times][1:], strict=False)
+        if b >= start and a <= end
+    ]
+    return stats.spread(gaps)
+
+
+def cmd_expire(args: argparse.Namespace) -> dict[str, Any]:
+    if args.db != "postgres":
+        raise SystemExit(
+            "expire runs on PostgreSQL only: the backlog is seeded with gen_random_uuid() and "
+            "generate_series(), and only PostgreSQL batches with FOR UPDATE SKIP LOCKED"
+        )
+    ideal_s = WORDS * args.delay_ms / 1000
+    rate = args.live / ideal_s  # stream starts per second that keep `live` streams open
+    per_phase = int(rate * args.duration)
+    phases = ["no-expiry", "expiry"] * args.repeat
+    out: dict[str, Any] = {
+        "backlog": args.backlog,
+        "batch_size": args.batch_size,
+        "older_than": args.older_than,
+        "phases": [],
+    }
+    records: list[list[Any]] = []  # per phase [t0, records], for the gaps while expiring
+    seeded: dict[str, int] = {}
+    with Run(args, "expire") as run:
+        tokens, sessions = run.setup(per_phase * len(phases), args.users)
+        live_ids = [sid for _, sid in sessions]
+        for number, phase in enumerate(phases):
+            if phase == "no-expiry":  # both phases of a pair see the same backlog
+                seeded = seed_backlog(run, args.backlog)
+            chunk = sessions[number * per_phase : (number + 1) * per_phase]
+            plan = uniform_plan(per_phase, args.duration, chunk)
+            during = None
+            if phase == "expiry":  # the command, started --expire-at s into the phase
+                during = functools.partial(expire_during, run, args)
+            result = run.streams(tokens, plan, sample_interval=args.sample_interval, during=during)
+            s = stream_summary(result, args.delay_ms)
+            s["phase"] = phase
+            s["backlog_before"] = seeded
+            rows = stream_rows(s)
+            if phase == "expiry":
+                ex = result["during"]
+                if "error" in ex:
+                    raise RuntimeError(f"sessions expire: {ex['error']}")
+                t0 = result["t0"]
+                streams_end = s["last_end"] or t0
+                ex["start_offset_s"] = ex["start"] - t0
+                ex["end_offset_s"] = ex["end"] - t0
+                ex["streams_end_offset_s"] = streams_end - t0
+                ex["overran_streams"] = ex["end"] > streams_end
+                ex["rate_per_s"] = (ex["abandoned"] or 0) / ex["wall_s"] if ex["wall_s"] else None
+                # the same command with nothing left to do: start-up and one empty batch
+                noop = run_expire(run, args, time.monotonic())
+                ex["noop_wall_s"] = noop["wall_s"]
+                ex["noop_line"] = noop["line"]
+                ex["live_sessions_by_status"] = status_counts(run, live_ids)
+                ex["all_sessions_by_status"] = status_counts(run)
+                for key in ("start", "end"):
+                    ex.pop(key)
+                s["expire"] = ex
+                rows += [
+                    ("expire command", f"exit {ex['exit']}: {ex['line'] or ex['output'][-300:]}"),
+                    (
+                        "expire wall s / CPU s",
+                        f"{fmt(ex['wall_s'], 2)} / {fmt(ex['cpu_s'], 2)} "
+                        f"(the same with nothing to do: {fmt(noop['wall_s'], 2)} s)",
+                    ),
+                    ("expire rate, sessions / s", fmt(ex["rate_per_s"])),
+                    (
+                        "expire ran (from t0)",
+                        f"+{ex['start_offset_s']:.2f}s .. +{ex['end_offset_s']:.2f}s; "
+                        f"last stream ended +{ex['streams_end_offset_s']:.2f}s"
+                        + (" (OVERRAN the streams)" if ex["overran_streams"] else ""),
+                    ),
+                    ("live sessions by status after", json.dumps(ex["live_sessions_by_status"])),
+                    ("all sessions by status after", json.dumps(ex["all_sessions_by_status"])),
+                ]
+            out["phases"].append(s)
+            records.append([result["t0"], result["records"]])
+            print(
+                stats.table(
+                    title_of(
+                        args,
+                        f"expire/{phase}",
+                        f"live={args.live} starts={per_phase} over {args.duration}s "
+                        f"backlog={args.backlog} batch={args.batch_size}",
+                    ),
+                    rows,
+                )
+            )
+            print(flush=True)
+            time.sleep(2)
+    # gaps while the command ran, and over the same stretch (from t0) of the phase before it
+    for i in range(1, len(phases), 2):
+        ex = out["phases"][i]["expire"]
+        for j in (i - 1, i):
+            t0, recs = records[j]
+            window = gaps_in(recs, t0 + ex["start_offset_s"], t0 + ex["end_offset_s"])
+            out["phases"][j]["gap_ms_expire_window"] = window
+    base = [p for p in out["phases"] if p["phase"] == "no-expiry"]
+    expiring = [p for p in out["phases"] if p["phase"] == "expiry"]
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    def p99(phases_: list[dict[str, Any]], key: str) -> list[float]:
+        return [p[key]["p99"] for p in phases_]
+
+    delta = mean(p99(expiring, "gap_ms")) - mean(p99(base, "gap_ms"))
+    window_delta = mean(p99(expiring, "gap_ms_expire_window")) - mean(
+        p99(base, "gap_ms_expire_window")
+    )
+    ideal_delta = mean([p["median_duration_over_ideal"] for p in expiring]) - mean(
+        [p["median_duration_over_ideal"] for p in base]
+    )
+    exs = [p["expire"] for p in expiring]
+    out["expire_wall_s"] = [e["wall_s"] for e in exs]
+    out["expire_rate_per_s"] = [e["rate_per_s"] for e in exs]
+    out["expire_batches"] = [e["batches"] for e in exs]
+    out["p99_gap_no_expiry_ms"] = p99(base, "gap_ms")
+    out["p99_gap_expiry_ms"] = p99(expiring, "gap_ms")
+    out["p99_gap_delta_ms"] = delta
+    out["p99_gap_window_no_expiry_ms"] = p99(base, "gap_ms_expire_window")
+    out["p99_gap_window_expiry_ms"] = p99(expiring, "gap_ms_expire_window")
+    out["p99_gap_window_delta_ms"] = window_delta
+    out["median_over_ideal_delta"] = ideal_delta
+    # a missing or unparsable output line counts as every session missed
+    wrong = sum(abs((e["abandoned"] or 0) - args.backlog) for e in exs)
+    live_abandoned = max(e["live_sessions_by_status"].get("abandoned", 0) for e in exs)
+    out["targets"] = {
+        "expired != backlog (sessions)": target(float(wrong), 0),
+        "live sessions abandoned": target(float(live_abandoned), 0),
+        "p99 gap moved while expiring (ms)": target(window_delta, 25, "<"),
+        "p99 gap moved over the phase (ms)": target(delta, 25, "<"),
+    }
+    print(
+        stats.table(
+            f"expire {args.backlog:,} idle sessions, batch {args.batch_size}: "
+            "live streams with and without it",
+            [
+                ("expire wall s", ", ".join(fmt(x, 2) for x in out["expire_wall_s"])),
+                ("expire sessions / s", ", ".join(fmt(x) for x in out["expire_rate_per_s"])),
+                ("batches", ", ".join(str(x) for x in out["expire_batches"])),
+                ("p99 gap ms, no expiry", ", ".join(fmt(x) for x in out["p99_gap_no_expiry_ms"])),
+                ("p99 gap ms, expiry", ", ".join(fmt(x) for x in out["p99_gap_expiry_ms"])),
+                (
+                    "p99 gap ms while it ran, no expiry",
+                    ", ".join(fmt(x) for x in out["p99_gap_window_no_expiry_ms"]),
+                ),
+                (
+                    "p99 gap ms while it ran, expiry",
+                    ", ".join(fmt(x) for x in out["p99_gap_window_expiry_ms"]),
+                ),
+                (
+                    "median / ideal, no expiry -> expiry",
+                    ", ".join(fmt(p["median_duration_over_ideal"], 3) for p in base)
+                    + " -> "
+                    + ", ".join(fmt(p["median_duration_over_ideal"], 3) for p in expiring),
+                ),
+                ("delta p99 gap ms (phase, while running)", f"{fmt(delta)}, {fmt(window_delta)}"),
+                *stats.target_rows(out["targets"]),
+            ],
+        )
+    )
+    return {"run_id": run.run_id, "summary": out, "code": run.code}
+
+
 CRUD_OPS = {"get": "GET /sessions/{id}", "list": "GET /sessions", "create": "POST /sessions"}
 
 
@@ -943,6 +1246,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--login-rate", type=float, default=20.0)
     p.add_argument("--repeat", type=int, default=1, help="alternate the two phases N times")
     p.set_defaults(func=cmd_login)
+
+    p = sub.add_parser(
+        "expire", help="p99 gap of live streams with and without `flask sessions expire`"
+    )
+    common(p, 250)
+    p.add_argument("--live", type=int, default=500, help="streams kept open at once")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds of stream starts")
+    p.add_argument("--backlog", type=int, default=100000, help="idle active sessions to expire")
+    p.add_argument("--batch-size", type=int, default=500, help="sessions expire --batch-size")
+    p.add_argument("--older-than", default="7d", help="sessions expire --older-than")
+    p.add_argument(
+        "--expire-at", type=float, default=1.0, help="start the command S s into the phase"
+    )
+    p.add_argument("--repeat", type=int, default=1, help="alternate the two phases N times")
+    p.set_defaults(func=cmd_expire)
     return parser
 
 
@@ -950,7 +1268,7 @@ def foreign_load(bench: str, summary: dict[str, Any]) -> float:
     """The most CPU other jobs on the machine took during any timed phase, in cores."""
     if bench == "crud":
         values = [op.get("foreign_cores") for op in summary["ops"].values()]
-    elif bench == "login":
+    elif bench in ("login", "expire"):
         values = [phase.get("foreign_cores") for phase in summary["phases"]]
     else:
         values = [summary.get("foreign_cores")]
@@ -959,7 +1277,7 @@ def foreign_load(bench: str, summary: dict[str, Any]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.app == "bare" and args.bench in ("crud", "login"):
+    if args.app == "bare" and args.bench in ("crud", "login", "expire"):
         raise SystemExit(f"{args.bench} needs the real app")
     for attempt in range(1 + max(0, args.retries)):
         started = time.time()
