@@ -119,6 +119,18 @@ def auth_headers(user: dict[str, Any]) -> dict[str, str]:
     return user["headers"]  # type: ignore[no-any-return]
 
 
+def open_stream(
+    client: FlaskClient, headers: dict[str, str], session_id: str, content: str = "hello"
+) -> Any:
+    """A stream the test reads chunk by chunk (iter(response.response)), as a client would."""
+    return client.post(
+        f"/sessions/{session_id}/messages",
+        headers=headers,
+        json={"content": content},
+        buffered=False,
+    )
+
+
 def read_events(body: bytes) -> list[tuple[str, Any]]:
     """Parse an SSE body into (event, data) pairs; comments come back as (":", text)."""
     import json

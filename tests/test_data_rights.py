@@ -19,7 +19,7 @@ from sqlalchemy import MetaData, inspect, select
 
 from clarity_api.clock import isoformat
 from clarity_api.extensions import db
-from tests.conftest import read_events
+from tests.conftest import open_stream, read_events
 
 # Where each table that holds a person's rows appears in GET /auth/me/export.
 EXPORT_SECTION = {
@@ -225,13 +225,7 @@ def test_a_stream_open_when_the_account_is_deleted_ends_with_an_error(
     client: FlaskClient, user: dict[str, Any]
 ) -> None:
     session_id = client.post("/sessions", headers=user["headers"]).get_json()["session_id"]
-    response = client.post(
-        f"/sessions/{session_id}/messages",
-        headers=user["headers"],
-        json={"content": "hello"},
-        buffered=False,
-    )
-    chunks = iter(response.response)
+    chunks = iter(open_stream(client, user["headers"], session_id).response)
     next(chunks)
     deleted = client.delete(
         "/auth/me", json={"password": user["password"]}, headers=bearer(user["access"])

@@ -31,7 +31,7 @@ from clarity_api.extensions import db
 from clarity_api.models import SolveSession
 from clarity_api.services import expiry
 from clarity_api.services.funnel import STEPS, funnel
-from tests.conftest import read_events
+from tests.conftest import open_stream, read_events
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -317,13 +317,7 @@ def test_a_message_to_an_idle_session_keeps_it_from_expiring_while_the_reply_str
 ) -> None:
     sid = open_session(client, user)
     make_idle(app, sid, IDLE)
-    response = client.post(
-        f"/sessions/{sid}/messages",
-        headers=user["headers"],
-        json={"content": "I'm back"},
-        buffered=False,
-    )
-    chunks = iter(response.response)
+    chunks = iter(open_stream(client, user["headers"], sid, "I'm back").response)
     assert next(chunks).startswith(b"event: token")
 
     assert expired_counts(expire(runner, "--older-than", "7d").output) == (0, 0)
@@ -371,13 +365,7 @@ def test_a_stream_open_when_the_session_expires_ends_with_error_not_done(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any]
 ) -> None:
     sid = open_session(client, user)
-    response = client.post(
-        f"/sessions/{sid}/messages",
-        headers=user["headers"],
-        json={"content": "hello"},
-        buffered=False,
-    )
-    chunks = iter(response.response)
+    chunks = iter(open_stream(client, user["headers"], sid, "hello").response)
     assert next(chunks).startswith(b"event: token")
 
     make_idle(app, sid, IDLE)

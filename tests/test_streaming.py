@@ -8,7 +8,7 @@ from sqlalchemy import event
 from clarity_api import lifecycle
 from clarity_api.coach.prompts import SCRIPTED_REPLIES
 from clarity_api.extensions import db
-from tests.conftest import read_events
+from tests.conftest import open_stream, read_events
 
 STEPS = ["receive", "clarify", "reframe", "options", "commit"]
 
@@ -21,16 +21,6 @@ def session_id(client, auth_headers):
 def stream(client, headers, session_id, content="I feel stuck at work", **extra):
     return client.post(
         f"/sessions/{session_id}/messages", headers=headers, json={"content": content, **extra}
-    )
-
-
-def open_stream(client, headers, session_id, content="hello"):
-    """A stream the test reads chunk by chunk (iter(response.response)), as a client would."""
-    return client.post(
-        f"/sessions/{session_id}/messages",
-        headers=headers,
-        json={"content": content},
-        buffered=False,
     )
 
 
