@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
+from clarity_api.clock import utcnow
+from clarity_api.extensions import db
+from clarity_api.models import SolveSession
 from tests.conftest import read_events
-from tests.live import serve, stop
+from tests.live import ROOT, serve, stop
 
 pytestmark = pytest.mark.live
 
@@ -194,3 +203,72 @@ def test_terminal_chat_streams_a_five_step_conversation_from_a_model(
     assert len(fake_provider.requests) == before == 5
     assert status == 200
     assert read_events(raw)[-1][1]["blocked"] is True
+
+
+def flask_cli(app, *args):
+    """A `flask` command in its own process against the live server's database, as a
+    scheduler would run it."""
+    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"]}
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_life_of_sessions_and_an_account_erased_through_the_real_server(live, app):
+    headers = auth_only(live.register("life@example.com"))
+    ids = [live.json("POST", "/sessions", {}, headers=headers)[1]["session_id"] for _ in "12345"]
+    walked, abandoned, completed, deleted, idle = ids
+    for _ in range(5):
+        _conn, response = open_stream(live, headers, walked)
+        assert read_events(response.read())[-1][0] == "done"
+    assert (
+        live.json("PATCH", f"/sessions/{abandoned}", {"status": "abandoned"}, headers=headers)[0]
+        == 200
+    )
+    assert (
+        live.json("PATCH", f"/sessions/{completed}", {"status": "completed"}, headers=headers)[0]
+        == 200
+    )
+    assert live.json("DELETE", f"/sessions/{deleted}", headers=headers)[0] == 204
+    assert live.json("GET", f"/sessions/{deleted}", headers=headers)[0] == 404
+    with app.app_context():  # nobody has touched this one for eight days
+        db.session.execute(
+            update(SolveSession)
+            .where(SolveSession.id == uuid.UUID(idle))
+            .values(last_active_at=utcnow() - timedelta(days=8))
+        )
+        db.session.commit()
+
+    assert flask_cli(app, "sessions", "expire", "--older-than", "7d").startswith(
+        "Abandoned 1 session idle since before"
+    )
+    _status, export = live.json("GET", "/auth/me/export", headers=headers)
+    assert {s["id"]: s["status"] for s in export["sessions"]} == {
+        walked: "completed",
+        abandoned: "abandoned",
+        completed: "completed",
+        idle: "abandoned",
+    }
+    assert export["usage"]["sessions_used"] == 5  # the deleted one stays counted
+    report = json.loads(flask_cli(app, "sessions", "report", "--all", "--json"))
+    assert (report["sessions_opened"], report["status"]) == (
+        4,
+        {"active": 0, "completed": 2, "abandoned": 2},
+    )
+    assert report["reached_step"]["commit"] == 1
+
+    status, _ = live.json("DELETE", "/auth/me", {"password": "Sup3rSecret!"}, headers=headers)
+    assert status == 204
+    status, body = live.json("GET", "/auth/me", headers=headers)
+    assert (status, body["error"]) == (401, "TOKEN_REVOKED")
+    assert flask_cli(app, "sessions", "report", "--all", "--json").startswith(
+        '{"since": null, "sessions_opened": 0,'
+    )
+    live.register("life@example.com")  # the email is free again
