@@ -163,7 +163,38 @@ def test_failed_logins_lock_the_email_in_process(client, make_user):
     assert int(response.headers["Retry-After"]) > 0
 
 
+def test_wrong_passwords_on_account_deletion_lock_it_and_the_login(client, make_user):
+    """DELETE /auth/me shares the failed-password budget with login: a stolen access token
+    buys no extra guesses at the password."""
+    user, other = make_user(), make_user()
+    auth = {"Authorization": f"Bearer {user['access']}"}
+    for _ in range(5):
+        response = client.delete("/auth/me", json={"password": "Wrong-passw0rd"}, headers=auth)
+        assert response.status_code == 401
+    response = client.delete("/auth/me", json={"password": PASSWORD}, headers=auth)
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert client.get("/auth/me", headers=auth).status_code == 200  # not deleted
+    login = {"email": user["email"], "password": PASSWORD, "device_fingerprint": "phone-1"}
+    assert client.post("/auth/login", json=login).status_code == 429
+    # Someone else's account is not affected.
+    mine = {"Authorization": f"Bearer {other['access']}"}
+    assert client.delete("/auth/me", json={"password": PASSWORD}, headers=mine).status_code == 204
+
+
+def test_failed_logins_count_against_account_deletion_too(client, make_user):
+    user = make_user()
+    body = {"email": user["email"], "device_fingerprint": "phone-1", "password": "Wrong-passw0rd"}
+    for _ in range(5):
+        assert client.post("/auth/login", json=body).status_code == 401
+    auth = {"Authorization": f"Bearer {user['access']}"}
+    response = client.delete("/auth/me", json={"password": PASSWORD}, headers=auth)
+    assert response.status_code == 429
+    assert response.get_json()["error"] == "RATE_LIMITED"
+
+
 # --- login timing ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "config_overrides",
@@ -192,7 +223,8 @@ def test_unknown_email_costs_the_same_work_as_a_wrong_password(client, make_user
         response = client.post("/auth/login", json=body)
         assert response.status_code == 401
         assert response.get_json() == {
-            "error": "INVALID_CREDENTIALS", "message": "The email or password is incorrect.",
+            "error": "INVALID_CREDENTIALS",
+            "message": "The email or password is incorrect.",
         }
         return list(verified)
 

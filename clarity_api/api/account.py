@@ -10,7 +10,7 @@ from flask_jwt_extended import jwt_required
 from clarity_api.api.docs import BEARER, errors
 from clarity_api.extensions import ClarityBlueprint, db
 from clarity_api.schemas.auth import DeleteAccountSchema, ExportSchema, MeSchema
-from clarity_api.security import per_user, signed_in_user
+from clarity_api.security import account_password_failures, per_user, signed_in_user
 from clarity_api.services import account
 
 blp = ClarityBlueprint("account", __name__, url_prefix="/auth/me", description="Your account")
@@ -30,6 +30,7 @@ def me() -> Any:
 @blp.route("", methods=["DELETE"])
 @jwt_required()
 @per_user
+@account_password_failures
 @blp.arguments(DeleteAccountSchema)
 @blp.response(204)
 @errors(
@@ -40,6 +41,8 @@ def me() -> Any:
     422,
     429,
     e401="INVALID_CREDENTIALS (wrong password), or INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED",
+    e429="RATE_LIMITED: too many requests, or five wrong passwords for this account in a "
+    "minute (shared with POST /auth/login)",
 )
 @blp.doc(security=BEARER)
 def delete_me(body: dict[str, Any]) -> Any:
