@@ -13,10 +13,11 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from clarity_api.clock import isoformat, utcnow
+from clarity_api.coach.base import STEPS
 from clarity_api.extensions import db
 from clarity_api.models import Tier
 from clarity_api.services import auth, expiry
-from clarity_api.services.funnel import STEPS, funnel
+from clarity_api.services.funnel import funnel
 
 users = AppGroup("users", help="Manage accounts.")
 sessions = AppGroup("sessions", help="Look after Solve sessions.")

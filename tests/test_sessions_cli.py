@@ -27,10 +27,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select, update
 
 from clarity_api.clock import utcnow
+from clarity_api.coach.base import STEPS
 from clarity_api.extensions import db
 from clarity_api.models import SolveSession
 from clarity_api.services import expiry
-from clarity_api.services.funnel import STEPS, funnel
+from clarity_api.services.funnel import funnel
 from tests.conftest import open_stream, read_events
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -471,7 +472,7 @@ def test_report_json_counts_a_known_mix_exactly(
         "resolution_rate": 0.6,
         "blocked_messages": 1,
     }
-    assert list(figures["reached_step"]) == STEPS
+    assert list(figures["reached_step"]) == list(STEPS)
 
 
 def test_report_text_shows_every_step_and_the_resolution_rate(

@@ -13,10 +13,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from clarity_api.clock import isoformat
+from clarity_api.coach.base import STEPS
 from clarity_api.extensions import db
-from clarity_api.models import BlockedMessageCount, SessionStatus, SolveSession, SolveStep
-
-STEPS = [step.value for step in SolveStep]
+from clarity_api.models import BlockedMessageCount, SessionStatus, SolveSession
 
 
 @dataclass(frozen=True, slots=True)
