@@ -119,6 +119,16 @@ def auth_headers(user: dict[str, Any]) -> dict[str, str]:
     return user["headers"]  # type: ignore[no-any-return]
 
 
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def open_session(client: FlaskClient, person: dict[str, Any]) -> str:
+    response = client.post("/sessions", headers=person["headers"])
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["session_id"]  # type: ignore[no-any-return]
+
+
 def open_stream(
     client: FlaskClient, headers: dict[str, str], session_id: str, content: str = "hello"
 ) -> Any:

@@ -82,6 +82,11 @@ class LiveServer(JsonRequests):
         return self.log_path.read_text(errors="replace")
 
 
+def auth_only(headers: dict[str, str]) -> dict[str, str]:
+    """What LiveServer.register returns, minus the refresh token: the headers to send."""
+    return {k: v for k, v in headers.items() if k != "refresh"}
+
+
 @contextlib.contextmanager
 def serve(database_url: str, tmp_path: Path, **env: str) -> Iterator[LiveServer]:
     """Start gunicorn on a free port; wait until /health answers; stop it afterwards."""

@@ -19,7 +19,7 @@ from sqlalchemy import MetaData, inspect, select
 
 from clarity_api.clock import isoformat
 from clarity_api.extensions import db
-from tests.conftest import open_stream, read_events
+from tests.conftest import bearer, open_stream, read_events
 
 # Where each table that holds a person's rows appears in GET /auth/me/export.
 EXPORT_SECTION = {
@@ -34,10 +34,6 @@ EXPORT_SECTION = {
 SECRET_COLUMNS = {("users", "password_hash"), ("logins", "refresh_token_hash")}
 # Tables with no path to a person: a daily count of blocked messages, nothing else.
 NOT_PERSONAL = {"blocked_message_counts", "alembic_version"}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def plain(value: Any) -> Any:

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import read_events
-from tests.live import JsonRequests, LiveServer, free_port, serve
+from tests.live import JsonRequests, LiveServer, auth_only, free_port, serve
 
 pytestmark = pytest.mark.live
 
@@ -38,10 +38,6 @@ def gevent_patched() -> bool:
     from gevent import monkey
 
     return bool(monkey.is_module_patched("socket"))
-
-
-def auth_only(headers: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k != "refresh"}
 
 
 # --- keep-alive connections pinned to one worker -------------------------------------------

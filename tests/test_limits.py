@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.live import serve
-from tests.test_faults import Pinned, auth_only, pin_workers
+from tests.conftest import PASSWORD, bearer
+from tests.live import auth_only, serve
+from tests.test_faults import Pinned, pin_workers
 
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
@@ -167,7 +167,7 @@ def test_wrong_passwords_on_account_deletion_lock_it_and_the_login(client, make_
     """DELETE /auth/me shares the failed-password budget with login: a stolen access token
     buys no extra guesses at the password."""
     user, other = make_user(), make_user()
-    auth = {"Authorization": f"Bearer {user['access']}"}
+    auth = bearer(user["access"])
     for _ in range(5):
         response = client.delete("/auth/me", json={"password": "Wrong-passw0rd"}, headers=auth)
         assert response.status_code == 401
@@ -178,7 +178,7 @@ def test_wrong_passwords_on_account_deletion_lock_it_and_the_login(client, make_
     login = {"email": user["email"], "password": PASSWORD, "device_fingerprint": "phone-1"}
     assert client.post("/auth/login", json=login).status_code == 429
     # Someone else's account is not affected.
-    mine = {"Authorization": f"Bearer {other['access']}"}
+    mine = bearer(other["access"])
     assert client.delete("/auth/me", json={"password": PASSWORD}, headers=mine).status_code == 204
 
 
@@ -187,7 +187,7 @@ def test_failed_logins_count_against_account_deletion_too(client, make_user):
     body = {"email": user["email"], "device_fingerprint": "phone-1", "password": "Wrong-passw0rd"}
     for _ in range(5):
         assert client.post("/auth/login", json=body).status_code == 401
-    auth = {"Authorization": f"Bearer {user['access']}"}
+    auth = bearer(user["access"])
     response = client.delete("/auth/me", json={"password": PASSWORD}, headers=auth)
     assert response.status_code == 429
     assert response.get_json()["error"] == "RATE_LIMITED"

@@ -20,7 +20,7 @@ from clarity_api.clock import utcnow
 from clarity_api.extensions import db
 from clarity_api.models import SolveSession
 from tests.conftest import read_events
-from tests.live import ROOT, serve, stop
+from tests.live import ROOT, auth_only, serve, stop
 
 pytestmark = pytest.mark.live
 
@@ -51,10 +51,6 @@ def open_stream(server, headers, session_id, body=None):
         headers={"Content-Type": "application/json", **headers},
     )
     return conn, conn.getresponse()
-
-
-def auth_only(headers):
-    return {k: v for k, v in headers.items() if k != "refresh"}
 
 
 def test_fifty_simultaneous_creates_on_a_free_account_make_exactly_ten(live):

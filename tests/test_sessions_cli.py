@@ -32,15 +32,9 @@ from clarity_api.extensions import db
 from clarity_api.models import SolveSession
 from clarity_api.services import expiry
 from clarity_api.services.funnel import funnel
-from tests.conftest import open_stream, read_events
+from tests.conftest import open_session, open_stream, read_events
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def open_session(client: FlaskClient, person: dict[str, Any]) -> str:
-    response = client.post("/sessions", headers=person["headers"])
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["session_id"]  # type: ignore[no-any-return]
 
 
 def send(client: FlaskClient, person: dict[str, Any], session_id: str, content: str) -> Any:

@@ -14,23 +14,14 @@ from flask.testing import FlaskClient
 
 from clarity_api.extensions import db
 from clarity_api.models import User
+from tests.conftest import bearer, open_session
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def set_tier(runner: Any, email: str, tier: str) -> None:
     result = runner.invoke(args=["users", "set-tier", email, tier])
     assert result.exit_code == 0, result.output
-
-
-def open_session(client: FlaskClient, person: dict[str, Any]) -> str:
-    response = client.post("/sessions", headers=person["headers"])
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["session_id"]  # type: ignore[no-any-return]
 
 
 def delete_me(client: FlaskClient, person: dict[str, Any], password: str | None = None) -> Any:

@@ -14,6 +14,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.conftest import bearer
+
 PASSWORD = "Str0ngPassw0rd"  # what a person signing up in these tests picks
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
@@ -37,10 +39,6 @@ def login_body(
 def login_as(person: dict[str, Any], fingerprint: str = "phone-1", **overrides: str) -> dict:
     """The login body of a person made by `make_user`, who knows their own password."""
     return {**login_body(person["email"], person["password"], fingerprint), **overrides}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
