@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import read_events
+from tests.conftest import bearer, read_events
 from tests.live import JsonRequests, LiveServer, auth_only, free_port, serve
 
 pytestmark = pytest.mark.live
@@ -241,6 +241,22 @@ def assert_unavailable_json(status: int, raw: bytes) -> dict[str, Any]:
     return body  # type: ignore[no-any-return]
 
 
+def answers_unavailable_in_time(
+    live: LiveServer, token: str, timeout: float
+) -> tuple[float, float]:
+    """/health and an authenticated request both answer 503 within their deadlines; returns
+    how long each took."""
+    health_s, (status, body) = timed(live.json, "GET", "/health", timeout=timeout)
+    assert (status, body) == (503, {"status": "unavailable", "database": "unavailable"})
+    assert health_s < HEALTH_DEADLINE_S
+    request_s, (status, _h, raw) = timed(
+        live.request, "GET", "/sessions", headers=bearer(token), timeout=timeout
+    )
+    assert_unavailable_json(status, raw)
+    assert request_s < REQUEST_DEADLINE_S
+    return health_s, request_s
+
+
 @pytest.mark.postgres
 def test_database_going_away_answers_503_fast_and_recovers_by_itself(app, tmp_path, pg_proxy):
     url = via_proxy(app.config["SQLALCHEMY_DATABASE_URI"], pg_proxy)
@@ -393,19 +409,8 @@ def test_database_at_a_closed_port_answers_503_fast(app, tmp_path):
         stats_by_pid(live)  # both workers booted: time the answers, not the boot
         worst = 0.0
         for _ in range(4):
-            elapsed, (status, body) = timed(live.json, "GET", "/health", timeout=10)
-            worst = max(worst, elapsed)
-            assert (status, body) == (503, {"status": "unavailable", "database": "unavailable"})
-            assert elapsed < HEALTH_DEADLINE_S
-            elapsed, (status, _h, raw) = timed(
-                live.request,
-                "GET",
-                "/sessions",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=10,
-            )
-            assert_unavailable_json(status, raw)
-            assert elapsed < REQUEST_DEADLINE_S
+            health_s, _request_s = answers_unavailable_in_time(live, token, timeout=10)
+            worst = max(worst, health_s)
         status, _h, raw = live.request(
             "POST",
             "/auth/login",
@@ -428,18 +433,7 @@ def test_database_that_accepts_but_never_answers_is_503_in_time(app, tmp_path):
         url = f"postgresql://postgres@127.0.0.1:{port}/clarity"
         with serve(url, tmp_path, EXPOSE_STATS="true") as live:
             stats_by_pid(live)
-            health_s, (status, body) = timed(live.json, "GET", "/health", timeout=15)
-            assert (status, body) == (503, {"status": "unavailable", "database": "unavailable"})
-            assert health_s < HEALTH_DEADLINE_S
-            request_s, (status, _h, raw) = timed(
-                live.request,
-                "GET",
-                "/sessions",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=15,
-            )
-            assert_unavailable_json(status, raw)
-            assert request_s < REQUEST_DEADLINE_S
+            health_s, request_s = answers_unavailable_in_time(live, token, timeout=15)
     print(
         f"\n[faults] silent database: /health 503 in {health_s * 1000:.0f} ms, "
         f"GET /sessions 503 in {request_s * 1000:.0f} ms"
