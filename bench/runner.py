@@ -686,11 +686,16 @@ def cmd_hold(args: argparse.Namespace) -> dict[str, Any]:
     return {"run_id": run.run_id, "summary": s, "code": run.code}
 
 
+def live_phases(args: argparse.Namespace, quiet: str, loud: str) -> tuple[int, list[str]]:
+    """Stream starts per phase that keep `--live` streams open for `--duration` s, and the two
+    phases (without, then with the extra load) alternated `--repeat` times."""
+    rate = args.live / (WORDS * args.delay_ms / 1000)  # starts per second
+    return int(rate * args.duration), [quiet, loud] * args.repeat
+
+
 def cmd_login(args: argparse.Namespace) -> dict[str, Any]:
     ideal_s = WORDS * args.delay_ms / 1000
-    rate = args.live / ideal_s  # stream starts per second that keep `live` streams open
-    per_phase = int(rate * args.duration)
-    phases = ["no-logins", "logins"] * args.repeat
+    per_phase, phases = live_phases(args, "no-logins", "logins")
     out: dict[str, Any] = {"phases": []}
     with Run(args, "login") as run:
         tokens, sessions = run.setup(per_phase * len(phases), args.users)
@@ -879,10 +884,7 @@ def cmd_expire(args: argparse.Namespace) -> dict[str, Any]:
             "expire runs on PostgreSQL only: the backlog is seeded with gen_random_uuid() and "
             "generate_series(), and only PostgreSQL batches with FOR UPDATE SKIP LOCKED"
         )
-    ideal_s = WORDS * args.delay_ms / 1000
-    rate = args.live / ideal_s  # stream starts per second that keep `live` streams open
-    per_phase = int(rate * args.duration)
-    phases = ["no-expiry", "expiry"] * args.repeat
+    per_phase, phases = live_phases(args, "no-expiry", "expiry")
     out: dict[str, Any] = {
         "backlog": args.backlog,
         "batch_size": args.batch_size,
