@@ -54,7 +54,7 @@ def post_worker_init(worker):
 
     # On SIGTERM, streams that would outlive the graceful timeout end with a retryable
     # `error` event a few seconds before it, instead of being cut mid-frame.
-    from clarity_api import lifecycle
+    from clarity_api.web import lifecycle
 
     drain_after = max(0.0, graceful_timeout - 3.0)
 

@@ -7,12 +7,16 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 
-from clarity_api import cli, hashing, logs, security
+from clarity_api import cli
 from clarity_api.coach import make_coach
 from clarity_api.config import DEV_SECRET, Config
-from clarity_api.errors import register_error_handlers
-from clarity_api.extensions import ClarityApi, db, jwt, limiter, migrate
+from clarity_api.extensions import db, jwt, limiter, migrate
 from clarity_api.models.types import render_item
+from clarity_api.services import hashing
+from clarity_api.web import auth, headers
+from clarity_api.web import logging as request_logging
+from clarity_api.web.errors import register_error_handlers
+from clarity_api.web.parsing import ClarityApi
 
 
 def create_app(config: type[Config] | Any = Config) -> Flask:
@@ -20,7 +24,7 @@ def create_app(config: type[Config] | Any = Config) -> Flask:
     app.config.from_object(config)
     check_config(app)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
-    logs.init_app(app)
+    request_logging.init_app(app)
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -38,7 +42,8 @@ def create_app(config: type[Config] | Any = Config) -> Flask:
     # shared Redis) each need their own, so set it for every app.
     limiter._key_prefix = app.config["RATELIMIT_KEY_PREFIX"]
     limiter.init_app(app)
-    security.init_app(app)
+    auth.init_app(app)
+    headers.init_app(app)
     hashing.configure(app.config["HASH_THREADS"])
     app.extensions["clarity_coach"] = make_coach(app.config)
 

@@ -10,13 +10,14 @@ from typing import Any
 from flask import Response
 from sqlalchemy.engine import Engine
 
-from clarity_api import lifecycle
 from clarity_api.coach.base import Coach, CoachError, CoachRequest, Ping, Usage
 from clarity_api.coach.scripted import paced, split_words
-from clarity_api.errors import HTTP_CODES, ClarityError, ServiceUnavailable, is_unavailable
-from clarity_api.safety import RESOURCES, SAFETY_MESSAGE
+from clarity_api.errors import ClarityError, ServiceUnavailable, is_unavailable
+from clarity_api.safety.crisis import RESOURCES, SAFETY_MESSAGE
 from clarity_api.services import solving
 from clarity_api.services.solving import TurnPlan
+from clarity_api.web import lifecycle
+from clarity_api.web.errors import HTTP_CODES
 
 log = logging.getLogger(__name__)
 

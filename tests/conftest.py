@@ -11,10 +11,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from clarity_api import create_app, lifecycle
+from clarity_api import create_app
 from clarity_api.config import Config
 from clarity_api.extensions import db
-from tests.fake_provider import fake_provider  # noqa: F401  (a fixture for every module)
+from clarity_api.web import lifecycle
+from tests.support.fake_provider import fake_provider  # noqa: F401  (a fixture for every module)
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "Sup3rSecret!"

@@ -6,7 +6,7 @@ import pytest
 
 from clarity_api.extensions import db
 from clarity_api.models import BlockedMessageCount
-from clarity_api.safety import RESOURCES
+from clarity_api.safety.crisis import RESOURCES
 from tests.conftest import read_events
 
 CRISIS = [

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import bearer, read_events
-from tests.live import JsonRequests, LiveServer, auth_only, free_port, serve
+from tests.support.live import JsonRequests, LiveServer, auth_only, free_port, serve
 
 pytestmark = pytest.mark.live
 

@@ -28,7 +28,7 @@ try:  # This module is also schemathesis's hooks module, imported by the subproc
 except ImportError:  # pragma: no cover - schemathesis is a pinned dev dependency
     schemathesis = None
 
-from tests.live import ROOT, serve
+from tests.support.live import ROOT, serve
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 SEED = 20251222

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD, bearer
-from tests.live import auth_only, serve
+from tests.support.live import auth_only, serve
 from tests.test_faults import Pinned, pin_workers
 
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
@@ -205,7 +205,7 @@ def test_unknown_email_costs_the_same_work_as_a_wrong_password(client, make_user
     take the same time (measured, not asserted here: see docs/reliability.md)."""
     from argon2 import extract_parameters
 
-    from clarity_api import hashing
+    from clarity_api.services import hashing
 
     user = make_user()
     verified: list[str] = []

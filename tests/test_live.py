@@ -20,7 +20,7 @@ from clarity_api.clock import utcnow
 from clarity_api.extensions import db
 from clarity_api.models import SolveSession
 from tests.conftest import read_events
-from tests.live import ROOT, auth_only, serve, stop
+from tests.support.live import ROOT, auth_only, serve, stop
 
 pytestmark = pytest.mark.live
 

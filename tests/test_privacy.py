@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from clarity_api.extensions import db
 from tests.conftest import read_events
-from tests.live import serve
+from tests.support.live import serve
 
 
 def database_dump(app) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
-from clarity_api import lifecycle
 from clarity_api.coach.prompts import SCRIPTED_REPLIES
 from clarity_api.extensions import db
+from clarity_api.web import lifecycle
 from tests.conftest import open_stream, read_events
 
 STEPS = ["receive", "clarify", "reframe", "options", "commit"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clarity_api.extensions import ClarityApi
+from clarity_api.web.parsing import ClarityApi
 
 
 def register_blueprints(api: ClarityApi) -> None:

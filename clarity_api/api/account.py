@@ -8,10 +8,12 @@ from flask import jsonify
 from flask_jwt_extended import jwt_required
 
 from clarity_api.api.docs import BEARER, errors
-from clarity_api.extensions import ClarityBlueprint, db
+from clarity_api.extensions import db
 from clarity_api.schemas.auth import DeleteAccountSchema, ExportSchema, MeSchema
-from clarity_api.security import account_password_failures, per_user, signed_in_user
 from clarity_api.services import account
+from clarity_api.web.auth import signed_in_user
+from clarity_api.web.limits import account_password_failures, per_user
+from clarity_api.web.parsing import ClarityBlueprint
 
 blp = ClarityBlueprint("account", __name__, url_prefix="/auth/me", description="Your account")
 

@@ -7,10 +7,11 @@ from typing import Any
 from flask_jwt_extended import get_jwt, jwt_required
 
 from clarity_api.api.docs import BEARER, errors
-from clarity_api.extensions import ClarityBlueprint, db
+from clarity_api.extensions import db
 from clarity_api.schemas.auth import LoginSchema, RefreshSchema, RegisterSchema, TokenSchema
-from clarity_api.security import login_failures, per_ip, per_user
 from clarity_api.services import auth, tokens
+from clarity_api.web.limits import login_failures, per_ip, per_user
+from clarity_api.web.parsing import ClarityBlueprint
 
 blp = ClarityBlueprint("auth", __name__, url_prefix="/auth", description="Accounts and tokens")
 

@@ -7,10 +7,12 @@ from typing import Any
 from flask_jwt_extended import get_jwt, jwt_required
 
 from clarity_api.api.docs import BEARER, errors, id_parameter, links
-from clarity_api.extensions import ClarityBlueprint, db
+from clarity_api.extensions import db
 from clarity_api.schemas.auth import DeviceListSchema
-from clarity_api.security import per_user, signed_in_user_id
 from clarity_api.services import devices
+from clarity_api.web.auth import signed_in_user_id
+from clarity_api.web.limits import per_user
+from clarity_api.web.parsing import ClarityBlueprint
 
 blp = ClarityBlueprint("devices", __name__, url_prefix="/auth/devices", description="Devices")
 

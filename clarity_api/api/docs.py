@@ -7,9 +7,9 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from clarity_api.extensions import ClarityApi, ClarityBlueprint
 from clarity_api.schemas.common import STORABLE_TEXT_PATTERN, ErrorSchema, StrictSchema
 from clarity_api.schemas.solve_sessions import STREAM_EVENTS
+from clarity_api.web.parsing import ClarityApi, ClarityBlueprint
 
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 

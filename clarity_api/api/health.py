@@ -9,7 +9,8 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from clarity_api.extensions import ClarityBlueprint, db
+from clarity_api.extensions import db
+from clarity_api.web.parsing import ClarityBlueprint
 
 blp = ClarityBlueprint("health", __name__, url_prefix="/health", description="Service health")
 # Load balancers give a health check about 2 s: answer (503 if need be) well within that.

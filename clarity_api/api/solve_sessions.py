@@ -11,8 +11,8 @@ from flask_jwt_extended import jwt_required
 from clarity_api.api.docs import BEARER, component_ref, errors, id_parameter, links
 from clarity_api.coach.base import Turn
 from clarity_api.coach.emotion import detect_emotion
-from clarity_api.extensions import ClarityBlueprint, db
-from clarity_api.safety import detect_crisis
+from clarity_api.extensions import db
+from clarity_api.safety.crisis import detect_crisis
 from clarity_api.schemas.solve_sessions import (
     STREAM_EVENTS,
     MessageRequestSchema,
@@ -24,9 +24,11 @@ from clarity_api.schemas.solve_sessions import (
     SessionUpdateSchema,
     stream_event_schema,
 )
-from clarity_api.security import per_user, signed_in_user, signed_in_user_id
 from clarity_api.services import devices, safety_counts, solving
 from clarity_api.streaming import reply_events, sse_response
+from clarity_api.web.auth import signed_in_user, signed_in_user_id
+from clarity_api.web.limits import per_user
+from clarity_api.web.parsing import ClarityBlueprint
 
 blp = ClarityBlueprint(
     "solve_sessions", __name__, url_prefix="/sessions", description="Solve sessions"

@@ -8,16 +8,10 @@ from collections.abc import Generator, Iterable, Iterator
 import openai
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
-from clarity_api.coach.base import (
-    CoachRequest,
-    CoachUnavailable,
-    ReplyItem,
-    Turn,
-    Usage,
-)
+from clarity_api.coach.base import CoachRequest, CoachUnavailable, ReplyItem, Turn, Usage
 from clarity_api.coach.prompts import system_prompt
 from clarity_api.coach.pump import pump
-from clarity_api.redaction import redact
+from clarity_api.safety.redaction import redact
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from typing import Any
 from clarity_api.clock import isoformat
 from clarity_api.errors import InvalidCredentials
 from clarity_api.extensions import db
-from clarity_api.hashing import verify_password
 from clarity_api.models import Device, Login, SolveSession, UsageCounter, User
 from clarity_api.services import quota
+from clarity_api.services.hashing import verify_password
 
 
 def profile(user: User) -> dict[str, Any]:

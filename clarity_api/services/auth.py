@@ -6,11 +6,10 @@ import re
 
 from sqlalchemy.exc import IntegrityError
 
-from clarity_api import hashing
 from clarity_api.errors import EmailAlreadyExists, InvalidCredentials, WeakPassword
 from clarity_api.extensions import db
 from clarity_api.models import Device, Subscription, Tier, UsageCounter, User
-from clarity_api.services import devices, tokens
+from clarity_api.services import devices, hashing, tokens
 
 _UPPER = re.compile(r"[A-Z]")
 _DIGIT = re.compile(r"[0-9]")

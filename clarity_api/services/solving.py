@@ -11,9 +11,9 @@ from sqlalchemy import Connection, delete, func, select, update
 from clarity_api.clock import utcnow
 from clarity_api.coach.base import Turn, next_step
 from clarity_api.errors import InvalidTransition, SessionCompleted, SessionNotFound, StepMismatch
-from clarity_api.extensions import db, rowcount
+from clarity_api.extensions import db
 from clarity_api.models import Device, SessionStatus, SolveSession, SolveStep, User
-from clarity_api.services import parse_id, quota
+from clarity_api.services import parse_id, quota, rowcount
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,9 @@ from sqlalchemy.orm import contains_eager
 
 from clarity_api.clock import utcnow
 from clarity_api.errors import InvalidToken, TokenExpired, TokenRevoked
-from clarity_api.extensions import db, rowcount
+from clarity_api.extensions import db
 from clarity_api.models import Device, Login, User
+from clarity_api.services import rowcount
 
 
 def _digest(token: str) -> str:

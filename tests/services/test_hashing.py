@@ -10,7 +10,7 @@ import gevent.monkey
 import pytest
 from argon2 import PasswordHasher
 
-from clarity_api import hashing
+from clarity_api.services import hashing
 
 _real_get_ident: Callable[[], int] = gevent.monkey.get_original("_thread", "get_ident")
 

@@ -24,8 +24,8 @@ from clarity_api.coach.base import (
 from clarity_api.coach.openai_coach import OpenAICoach, retries_within
 from clarity_api.coach.prompts import system_prompt
 from clarity_api.coach.pump import PRODUCER_NAME, pump
-from clarity_api.redaction import redact
-from tests.fake_provider import FakeProvider, fake_provider  # noqa: F401
+from clarity_api.safety.redaction import redact
+from tests.support.fake_provider import FakeProvider, fake_provider  # noqa: F401
 
 # The client's blocking sockets only cooperate with the in-process fake server when patched,
 # as in production; unpatched, these tests would hang rather than fail.

@@ -5,12 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clarity_api.coach.base import STEPS
-from clarity_api.coach.prompts import (
-    BASE_PROMPT,
-    SCRIPTED_REPLIES,
-    SYSTEM_PROMPTS,
-    system_prompt,
-)
+from clarity_api.coach.prompts import BASE_PROMPT, SCRIPTED_REPLIES, SYSTEM_PROMPTS, system_prompt
 
 RECEIVE_LINE = "I understand how you feel. Let me help you work through this."
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clarity_api.redaction import redact
+from clarity_api.safety.redaction import redact
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from clarity_api.safety import CRISIS_RULES, RESOURCES, SAFE_USES, SAFETY_MESSAGE, detect_crisis
+from clarity_api.safety.crisis import (
+    CRISIS_RULES,
+    RESOURCES,
+    SAFE_USES,
+    SAFETY_MESSAGE,
+    detect_crisis,
+)
 
 TABLE = Path(__file__).resolve().parent.parent / "data" / "crisis_phrases.tsv"
 

@@ -136,7 +136,7 @@ def report(window: timedelta, everything: bool, as_json: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from clarity_api.chat import chat
+    from clarity_api.cli.chat import chat
 
     app.cli.add_command(users)
     app.cli.add_command(sessions)

@@ -36,20 +36,43 @@ _PEOPLE_ES = (
 _SUICIDE = (
     r"suicid\w*",  # suicide, suicidal, suicidio, suicida, suicidarme, suicidarse
     # English
-    rf"kill(?:s|ed|ing)? {_MYSELF}", r"kms(?<![0-9] kms)", rf"off(?:ed|ing)? {_MYSELF}",
-    rf"unalive(?:d)? {_MYSELF}", r"end(?:s|ed|ing)? my (?:own )?life", r"end(?:ing)? it all",
-    r"take my (?:own )?life", r"taking my (?:own )?life", rf"hang(?:ing)? {_MYSELF}",
-    rf"shoot(?:ing)? {_MYSELF}", r"to overdose", r"about overdosing",
+    rf"kill(?:s|ed|ing)? {_MYSELF}",
+    r"kms(?<![0-9] kms)",
+    rf"off(?:ed|ing)? {_MYSELF}",
+    rf"unalive(?:d)? {_MYSELF}",
+    r"end(?:s|ed|ing)? my (?:own )?life",
+    r"end(?:ing)? it all",
+    r"take my (?:own )?life",
+    r"taking my (?:own )?life",
+    rf"hang(?:ing)? {_MYSELF}",
+    rf"shoot(?:ing)? {_MYSELF}",
+    r"to overdose",
+    r"about overdosing",
     r"jump(?:ing)? (?:off|from) (?:a|the) (?:bridge|building|roof|balcony|cliff)",
     # Spanish. "matarme" alone is too often "mi madre va a matarme" (she'll be furious).
-    r"voy a matarme", r"quiero matarme", r"quisiera matarme", r"pienso en matarme",
-    r"pensando en matarme", r"pensado en matarme", r"ganas de matarme", r"intentar matarme",
-    r"me quiero matar", r"me voy a matar", r"me pienso matar", r"me podria matar",
+    r"voy a matarme",
+    r"quiero matarme",
+    r"quisiera matarme",
+    r"pienso en matarme",
+    r"pensando en matarme",
+    r"pensado en matarme",
+    r"ganas de matarme",
+    r"intentar matarme",
+    r"me quiero matar",
+    r"me voy a matar",
+    r"me pienso matar",
+    r"me podria matar",
     # "si me deja, me mato"; a bare "me mato" is as often "el examen me mató" (it wore me out).
-    r"si (?:\w+ +){0,8}me mato", r"yo me mato",
-    r"quitarme la vida", r"me quiero quitar la vida", r"me voy a quitar la vida",
-    r"me quitaria la vida", r"acabar con (?:mi vida|todo)", r"terminar con (?:mi vida|todo)",
-    r"poner fin a mi vida", r"ahorcarme",
+    r"si (?:\w+ +){0,8}me mato",
+    r"yo me mato",
+    r"quitarme la vida",
+    r"me quiero quitar la vida",
+    r"me voy a quitar la vida",
+    r"me quitaria la vida",
+    r"acabar con (?:mi vida|todo)",
+    r"terminar con (?:mi vida|todo)",
+    r"poner fin a mi vida",
+    r"ahorcarme",
     r"tirarme (?:de un|del|por la|a las) (?:puente|edificio|balcon|ventana|vias)",
 )
 _WANT_TO_LIVE = (
@@ -58,49 +81,83 @@ _WANT_TO_LIVE = (
 )
 _DEATH_WISH = (
     # English
-    r"want(?:s|ed|ing)? to die", r"wanna die", r"wish(?:ed|ing)? to die", r"ready to die",
-    r"deserve to die", r"want to be dead", r"wanna be dead",
-    r"wish (?:i|id) (?:was|were|could be) dead", r"wish i (?:could|would) (?:just )?die",
-    r"wish i(?: had|d) never been born", r"rather (?:be dead|die|not be alive|not exist)",
+    r"want(?:s|ed|ing)? to die",
+    r"wanna die",
+    r"wish(?:ed|ing)? to die",
+    r"ready to die",
+    r"deserve to die",
+    r"want to be dead",
+    r"wanna be dead",
+    r"wish (?:i|id) (?:was|were|could be) dead",
+    r"wish i (?:could|would) (?:just )?die",
+    r"wish i(?: had|d) never been born",
+    r"rather (?:be dead|die|not be alive|not exist)",
     r"better off (?:dead|without me)",
     r"no (?:reason|point)(?: in)? (?:to )?(?:live|living|go on|going on|keep living)",
-    r"nothing (?:left )?to live for", r"not worth living", r"tired of (?:living|being alive)",
+    r"nothing (?:left )?to live for",
+    r"not worth living",
+    r"tired of (?:living|being alive)",
     r"sick of (?:living|being alive)",
     # These open with their own negation, so no negator before them takes them back.
-    rf"dont (?:really )?{_WANT_TO_LIVE}", rf"do not (?:really )?{_WANT_TO_LIVE}",
-    rf"no longer {_WANT_TO_LIVE}", r"cant (?:go on|keep) living", r"cannot (?:go on|keep) living",
+    rf"dont (?:really )?{_WANT_TO_LIVE}",
+    rf"do not (?:really )?{_WANT_TO_LIVE}",
+    rf"no longer {_WANT_TO_LIVE}",
+    r"cant (?:go on|keep) living",
+    r"cannot (?:go on|keep) living",
     rf"not sure (?:if |whether )?i {_WANT_TO_LIVE}",
     rf"dont know (?:if |whether )?i {_WANT_TO_LIVE}",
     r"hope i (?:dont|never) wake up",
     # Spanish
-    r"quiero morir(?:me)?", r"quisiera morir(?:me)?", r"queria morir(?:me)?",
-    r"deseo morir(?:me)?", r"desearia morir(?:me)?", r"prefiero morir(?:me)?",
-    r"preferiria morir(?:me)?", r"me (?:quiero|quisiera|queria) morir", r"ganas de morir(?:me)?",
+    r"quiero morir(?:me)?",
+    r"quisiera morir(?:me)?",
+    r"queria morir(?:me)?",
+    r"deseo morir(?:me)?",
+    r"desearia morir(?:me)?",
+    r"prefiero morir(?:me)?",
+    r"preferiria morir(?:me)?",
+    r"me (?:quiero|quisiera|queria) morir",
+    r"ganas de morir(?:me)?",
     r"mejor (?:estar )?muert[oa]s?",
     # "estarían mejor sin mí", but not "estaría mejor sin mi ex"
     r"estar(?:ia|ian|ias) mejor sin mi(?! (?:ex|novi[oa]|pareja|trabajo|jef[ea]|familia|madre|"
     r"padre|casa|coche|movil|ayuda)\b)",
-    r"quisiera no despertar(?:me)?", r"prefiero no despertar(?:me)?",
+    r"quisiera no despertar(?:me)?",
+    r"prefiero no despertar(?:me)?",
     r"ojala (?:estuviera muert[oa]|me muriera|me muera|no despertara|no (?:haber|hubiera) nacido)",
     r"no quiero (?:vivir|seguir viviendo|estar viv[oa]|existir|seguir aqui|seguir en este mundo|"
     r"despertar(?:me)? (?:mas|nunca|manana))",
     r"no (?:tengo|hay|encuentro|veo) (?:ganas|razon|razones|motivos?|sentido) (?:de|para) "
     r"(?:vivir|seguir viviendo)",
-    r"no (?:le )?(?:veo|encuentro) sentido a (?:la|mi) vida", r"la vida no tiene sentido",
-    r"mi vida no tiene sentido", r"no vale la pena (?:vivir|seguir viviendo)",
-    r"la vida no vale la pena", r"mi vida no vale la pena",
+    r"no (?:le )?(?:veo|encuentro) sentido a (?:la|mi) vida",
+    r"la vida no tiene sentido",
+    r"mi vida no tiene sentido",
+    r"no vale la pena (?:vivir|seguir viviendo)",
+    r"la vida no vale la pena",
+    r"mi vida no vale la pena",
     r"no se si quiero (?:vivir|seguir viviendo)",
-    r"cansad[oa] de vivir", r"hart[oa] de vivir", r"no merezco vivir",
+    r"cansad[oa] de vivir",
+    r"hart[oa] de vivir",
+    r"no merezco vivir",
 )
 _SELF_HARM = (
     # English
-    rf"hurt(?:s|ing)? {_MYSELF}", rf"harm(?:s|ed|ing)? {_MYSELF}", rf"injur(?:e|ed|ing) {_MYSELF}",
-    rf"cut(?:s|ting)? {_MYSELF}", r"self ?harm(?:s|ed|ing)?", r"self ?injur(?:y|ed|ing)",
-    r"self ?mutilation", r"slit(?:ting)? my wrists?",
+    rf"hurt(?:s|ing)? {_MYSELF}",
+    rf"harm(?:s|ed|ing)? {_MYSELF}",
+    rf"injur(?:e|ed|ing) {_MYSELF}",
+    rf"cut(?:s|ting)? {_MYSELF}",
+    r"self ?harm(?:s|ed|ing)?",
+    r"self ?injur(?:y|ed|ing)",
+    r"self ?mutilation",
+    r"slit(?:ting)? my wrists?",
     r"cut(?:ting)? my (?:wrists?|arms|thighs|legs)",
     # Spanish
-    r"hacerme dano", r"hacerme cortes", r"autolesi\w*", r"lastimarme", r"herirme",
-    r"me (?:hago|hare|haria|hice|voy a hacer|quiero hacer|podria hacer) dano", r"me hago cortes",
+    r"hacerme dano",
+    r"hacerme cortes",
+    r"autolesi\w*",
+    r"lastimarme",
+    r"herirme",
+    r"me (?:hago|hare|haria|hice|voy a hacer|quiero hacer|podria hacer) dano",
+    r"me hago cortes",
     r"me (?:lastimo|lastimare|lastimaria|voy a lastimar|quiero lastimar|hiero|heriria)",
     r"me (?:corto|cortaria|voy a cortar|quiero cortar|he cortado) (?:las venas|los brazos|"
     r"las munecas|las piernas|la piel)",
@@ -109,21 +166,37 @@ _SELF_HARM = (
 _VICTIM_EN = rf"(?:him|her|them|someone|somebody|everyone|everybody|{_PEOPLE_EN})"
 _HARM_OTHERS = (
     # English. "kill you" counts, "hurt you" does not: "it won't hurt you to ask".
-    rf"kill(?:s|ing)? (?:you|{_VICTIM_EN})", rf"murder(?:ing)? (?:you|{_VICTIM_EN})",
-    rf"stab(?:bing)? (?:you|{_VICTIM_EN})", rf"strangl(?:e|ing) (?:you|{_VICTIM_EN})",
-    rf"shoot(?:ing)? (?:you|{_VICTIM_EN})", rf"poison(?:ing)? (?:you|{_VICTIM_EN})",
+    rf"kill(?:s|ing)? (?:you|{_VICTIM_EN})",
+    rf"murder(?:ing)? (?:you|{_VICTIM_EN})",
+    rf"stab(?:bing)? (?:you|{_VICTIM_EN})",
+    rf"strangl(?:e|ing) (?:you|{_VICTIM_EN})",
+    rf"shoot(?:ing)? (?:you|{_VICTIM_EN})",
+    rf"poison(?:ing)? (?:you|{_VICTIM_EN})",
     rf"hurt(?:s|ing)? (?:anyone|anybody|people|{_VICTIM_EN})",
-    rf"harm(?:ing)? (?:anyone|anybody|people|{_VICTIM_EN})", rf"beat(?:ing)? up {_VICTIM_EN}",
+    rf"harm(?:ing)? (?:anyone|anybody|people|{_VICTIM_EN})",
+    rf"beat(?:ing)? up {_VICTIM_EN}",
     # Spanish. "me mata" (it's killing me) is not here; "matarlo" and "te voy a matar" are.
-    r"matar(?:lo|la|los|las|le|les|te)", r"lo (?:voy a|quiero|podria) matar",
-    r"la (?:voy a|quiero|podria) matar", r"los (?:voy a|quiero|podria) matar",
-    r"las (?:voy a|quiero|podria) matar", r"te (?:voy a|quiero|podria) matar",
-    r"lo mataria", r"la mataria", r"los mataria", r"te mataria",
-    rf"matar a (?:alguien|todos|{_PEOPLE_ES})", rf"lastimar a (?:alguien|todos|{_PEOPLE_ES})",
-    rf"herir a (?:alguien|todos|{_PEOPLE_ES})", rf"apunalar a (?:alguien|{_PEOPLE_ES})",
+    r"matar(?:lo|la|los|las|le|les|te)",
+    r"lo (?:voy a|quiero|podria) matar",
+    r"la (?:voy a|quiero|podria) matar",
+    r"los (?:voy a|quiero|podria) matar",
+    r"las (?:voy a|quiero|podria) matar",
+    r"te (?:voy a|quiero|podria) matar",
+    r"lo mataria",
+    r"la mataria",
+    r"los mataria",
+    r"te mataria",
+    rf"matar a (?:alguien|todos|{_PEOPLE_ES})",
+    rf"lastimar a (?:alguien|todos|{_PEOPLE_ES})",
+    rf"herir a (?:alguien|todos|{_PEOPLE_ES})",
+    rf"apunalar a (?:alguien|{_PEOPLE_ES})",
     rf"hacer(?:le)? dano a (?:alguien|todos|{_PEOPLE_ES})",
-    r"lastimar(?:lo|la|los|las|te)", r"herir(?:lo|la|los|las|te)", r"apunalar(?:lo|la|te)",
-    r"hacer(?:le|les|te) dano", r"te (?:voy a|quiero) hacer dano", r"les? voy a hacer dano",
+    r"lastimar(?:lo|la|los|las|te)",
+    r"herir(?:lo|la|los|las|te)",
+    r"apunalar(?:lo|la|te)",
+    r"hacer(?:le|les|te) dano",
+    r"te (?:voy a|quiero) hacer dano",
+    r"les? voy a hacer dano",
 )
 CRISIS_RULES: dict[str, tuple[str, ...]] = {
     "suicide": _SUICIDE,
@@ -139,10 +212,12 @@ _PLACE_NOT_PAIN = (
     r"manera)\b|pain|fear|agony|dolor|miedo)"
 )
 SAFE_USES = (
-    r"(?:career|political|professional|social|financial) suicide", r"suicide (?:squad|doors?)",
+    r"(?:career|political|professional|social|financial) suicide",
+    r"suicide (?:squad|doors?)",
     r"suicidio (?:profesional|politico|social)",
     r"(?:is|are|was|were|been|\w+s|\w+re) (?:\w+ )?killing (?:me|him|her|them|us|you)",
-    r"kill(?:s|ing)? (?:him|her|them|you|\w+ \w+) with kindness", r"hurt people hurt people",
+    r"kill(?:s|ing)? (?:him|her|them|you|\w+ \w+) with kindness",
+    r"hurt people hurt people",
     r"(?:hurt|hurting|harm|harming) (?:him|her|them|\w+ \w+)s? (?:feelings|chances|career|"
     r"reputation|pride|business|grades)",
     r"(?:shoot|shooting) (?:him|her|them|you|\w+ \w+) (?:a|an) (?:email|text|message|note|line|dm)",
@@ -163,7 +238,8 @@ SAFE_USES = (
     r"morir(?:me)? de (?:la |el )?(?:risa|hambre|verguenza|calor|frio|sueno|aburrimiento|ganas|"
     r"envidia|sed|curiosidad)",
     r"muert[oa] que sencill[oa]",  # "mejor muerta que sencilla", a saying about looks
-    r"matarme (?:a|para) (?:trabajar|estudiar)", r"me mato (?:a|de|por|para|trabajando|estudiando)",
+    r"matarme (?:a|para) (?:trabajar|estudiar)",
+    r"me mato (?:a|de|por|para|trabajando|estudiando)",
     r"casi me mat\w*",
     r"me hice dano (?:en el|en la|en los|en las|jugando|entrenando|corriendo|al caer)",
 )
@@ -171,21 +247,113 @@ SAFE_USES = (
 # A negator a few words before a rule, with only these words in between, takes it back: "I would
 # never hurt myself", "I don't want to kill myself", "no quiero hacerme dano". Any other word
 # breaks the link, so "I can't stop thinking about killing myself" stays flagged.
-NEGATORS = frozenset({
-    "not", "never", "no", "nor", "cannot", "dont", "doesnt", "didnt", "wont", "wouldnt", "cant",
-    "couldnt", "shouldnt", "isnt", "arent", "wasnt", "werent", "havent", "hasnt", "aint",
-    "nunca", "jamas", "ni", "tampoco",
-})
-NEGATION_FILLERS = frozenset({
-    "i", "im", "id", "ill", "ive", "am", "be", "been", "being", "would", "will",
-    "could", "should", "ever", "even", "really", "actually", "honestly", "seriously", "want",
-    "wanna", "to", "going", "gonna", "plan", "planning", "intend", "think", "thinking", "about",
-    "of", "feel", "feeling", "like", "have", "any", "thoughts", "intention", "desire", "try",
-    "trying", "at", "all", "do",
-    "yo", "me", "te", "se", "lo", "la", "le", "voy", "vas", "va", "a", "quiero", "quisiera",
-    "querria", "pienso", "pensaria", "pensando", "en", "tengo", "tendria", "intencion", "ganas",
-    "de", "estoy", "siento", "seria", "capaz", "ocurriria", "realmente", "pensamientos", "ideas",
-})
+NEGATORS = frozenset(
+    {
+        "not",
+        "never",
+        "no",
+        "nor",
+        "cannot",
+        "dont",
+        "doesnt",
+        "didnt",
+        "wont",
+        "wouldnt",
+        "cant",
+        "couldnt",
+        "shouldnt",
+        "isnt",
+        "arent",
+        "wasnt",
+        "werent",
+        "havent",
+        "hasnt",
+        "aint",
+        "nunca",
+        "jamas",
+        "ni",
+        "tampoco",
+    }
+)
+NEGATION_FILLERS = frozenset(
+    {
+        "i",
+        "im",
+        "id",
+        "ill",
+        "ive",
+        "am",
+        "be",
+        "been",
+        "being",
+        "would",
+        "will",
+        "could",
+        "should",
+        "ever",
+        "even",
+        "really",
+        "actually",
+        "honestly",
+        "seriously",
+        "want",
+        "wanna",
+        "to",
+        "going",
+        "gonna",
+        "plan",
+        "planning",
+        "intend",
+        "think",
+        "thinking",
+        "about",
+        "of",
+        "feel",
+        "feeling",
+        "like",
+        "have",
+        "any",
+        "thoughts",
+        "intention",
+        "desire",
+        "try",
+        "trying",
+        "at",
+        "all",
+        "do",
+        "yo",
+        "me",
+        "te",
+        "se",
+        "lo",
+        "la",
+        "le",
+        "voy",
+        "vas",
+        "va",
+        "a",
+        "quiero",
+        "quisiera",
+        "querria",
+        "pienso",
+        "pensaria",
+        "pensando",
+        "en",
+        "tengo",
+        "tendria",
+        "intencion",
+        "ganas",
+        "de",
+        "estoy",
+        "siento",
+        "seria",
+        "capaz",
+        "ocurriria",
+        "realmente",
+        "pensamientos",
+        "ideas",
+    }
+)
 _NEGATION_WINDOW = 6  # filler words allowed between a negator and a rule
 # How far back negations and safe uses are looked for: more than seven long filler words, so
 # a word cut in half at the edge of the window is never read as a negator.
@@ -271,7 +439,7 @@ def _is_negated(before: str) -> bool:
     """Whether a negator, followed only by filler words, ends the clause before a rule."""
     # An emphatic "ever" after a comma still belongs to the negation: "I'd never, ever do it".
     clause = _CLAUSE_BREAK.split(before.replace(", ever ", " ever "))[-1]
-    for word in reversed(_WORD.findall(clause)[-(_NEGATION_WINDOW + 1):]):
+    for word in reversed(_WORD.findall(clause)[-(_NEGATION_WINDOW + 1) :]):
         if word in NEGATORS:
             return True
         if word not in NEGATION_FILLERS:
@@ -295,7 +463,7 @@ def _counts(text: str, words: str, start: int, end: int) -> bool:
         return False
     if words[start:end].split(" ", 1)[0] in NEGATORS:
         return True  # "no quiero vivir" carries its own negation
-    return not _is_negated(text[max(0, start - _LOOKBACK_CHARS):start])
+    return not _is_negated(text[max(0, start - _LOOKBACK_CHARS) : start])
 
 
 def detect_crisis(text: str) -> bool:

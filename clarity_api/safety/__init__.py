@@ -1,0 +1,1 @@
+"""Text in, verdicts out: crisis rules and redaction (no HTTP, no database)."""

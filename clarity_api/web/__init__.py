@@ -1,0 +1,1 @@
+"""HTTP glue every blueprint shares: errors, auth, limits, headers, logging, lifecycle, parsing."""

@@ -1,0 +1,64 @@
+"""Who is calling: the JWT callbacks and the signed-in person."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g
+from flask_jwt_extended import get_jwt, get_jwt_identity
+
+from clarity_api.errors import InvalidToken, TokenExpired, TokenRevoked
+from clarity_api.extensions import jwt
+from clarity_api.models import User
+from clarity_api.services import tokens
+from clarity_api.web.errors import render_clarity_error
+
+
+def register_jwt_callbacks() -> None:
+    @jwt.token_in_blocklist_loader
+    def _revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        if payload.get("type") != "access":
+            return False  # refresh tokens never reach a bearer-protected route
+        return not tokens.login_is_live(payload)
+
+    @jwt.expired_token_loader
+    def _expired(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return render_clarity_error(TokenExpired())
+
+    @jwt.invalid_token_loader
+    def _invalid(reason: str) -> Response:
+        return render_clarity_error(InvalidToken())
+
+    @jwt.unauthorized_loader
+    def _missing(reason: str) -> Response:
+        return render_clarity_error(InvalidToken("A bearer access token is required."))
+
+    @jwt.revoked_token_loader
+    def _revoked_answer(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return render_clarity_error(TokenRevoked())
+
+    @jwt.needs_fresh_token_loader
+    def _fresh(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return render_clarity_error(InvalidToken())
+
+
+def signed_in_user_id() -> uuid.UUID:
+    """The id of the person behind this request's (already verified) access token."""
+    return uuid.UUID(get_jwt_identity())
+
+
+def signed_in_user() -> User:
+    """The signed-in person's row, loaded on first use in a request (most routes need only
+    the id). Gone since the token check (account deleted meanwhile): TOKEN_REVOKED."""
+    user = g.get("clarity_user")
+    if user is None:
+        user = tokens.load_user(get_jwt())
+        if user is None:
+            raise TokenRevoked()
+        g.clarity_user = user
+    return user  # type: ignore[no-any-return]
+
+
+def init_app(app: Flask) -> None:
+    register_jwt_callbacks()

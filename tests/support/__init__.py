@@ -1,0 +1,1 @@
+"""Test infrastructure: a live server, a fake model provider, fault proxies."""
