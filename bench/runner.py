@@ -55,7 +55,7 @@ RESULTS = ROOT / "bench" / "results"
 EXPECTED = "I understand how you feel. Let me help you work through this."
 WORDS = 12
 BODY = {"content": "I feel stuck at work"}
-PASSWORD = "Passw0rd!x"
+PASSWORD = "Bench-R1ver-Stone"
 FINGERPRINT = "bench-1"
 
 

@@ -220,7 +220,7 @@ def test_postgres_engine_bounds_every_wait() -> None:
 def _register(client: Any, n: int) -> int:
     body = {
         "email": f"person-{n}@example.com",
-        "password": "Str0ngPassw0rd",
+        "password": "Str0ng-Lantern-42",
         "device_fingerprint": "phone-1",
     }
     return client.post("/auth/register", json=body).status_code  # type: ignore[no-any-return]

@@ -1,27 +1,17 @@
-"""Accounts: register, sign in, and the password rule."""
+"""Accounts: register and sign in."""
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy.exc import IntegrityError
 
-from clarity_api.errors import EmailAlreadyExists, InvalidCredentials, WeakPassword
+from clarity_api.errors import EmailAlreadyExists, InvalidCredentials
 from clarity_api.extensions import db
 from clarity_api.models import Device, Subscription, Tier, UsageCounter, User
-from clarity_api.services import devices, hashing, tokens
-
-_UPPER = re.compile(r"[A-Z]")
-_DIGIT = re.compile(r"[0-9]")
+from clarity_api.services import devices, hashing, passwords, tokens
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
-
-
-def check_password_strength(password: str) -> None:
-    if len(password) < 8 or not _UPPER.search(password) or not _DIGIT.search(password):
-        raise WeakPassword()
 
 
 def find_user(email: str) -> User | None:
@@ -33,8 +23,8 @@ def register(
     email: str, password: str, fingerprint: str, device_name: str | None, platform: str | None
 ) -> tuple[User, str, str]:
     """A new free account with its first device and login."""
-    check_password_strength(password)
     email = normalize_email(email)
+    passwords.check_strength(password, email)
     if find_user(email) is not None:
         raise EmailAlreadyExists()
     user = User(email=email, password_hash=hashing.hash_password(password))

@@ -40,6 +40,11 @@ def _run(fn: Callable[..., T], *args: object) -> T:
     return _pool.apply(fn, args)  # type: ignore[no-any-return]
 
 
+def run(fn: Callable[..., T], *args: object) -> T:
+    """Other CPU-bound password work (the strength estimate) on the same bounded pool."""
+    return _run(fn, *args)
+
+
 def hash_password(password: str) -> str:
     return _run(_hasher.hash, password)
 

@@ -193,7 +193,7 @@ def test_delete_me_rejects_invalid_body(
 
 
 def test_delete_me_requires_a_token(client: FlaskClient) -> None:
-    response = client.delete("/auth/me", json={"password": "Str0ngPassw0rd"})
+    response = client.delete("/auth/me", json={"password": "Str0ng-Lantern-42"})
     assert response.status_code == 401
     assert response.get_json()["error"] == "INVALID_TOKEN"
 

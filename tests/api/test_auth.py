@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from tests.conftest import bearer
 
-PASSWORD = "Str0ngPassw0rd"  # what a person signing up in these tests picks
+PASSWORD = "Str0ng-Lantern-42"  # what a person signing up in these tests picks
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
 
@@ -107,6 +107,13 @@ def test_register_rejects_weak_password(client: FlaskClient, password: str) -> N
     assert_error(response, 400, "WEAK_PASSWORD")
 
 
+@pytest.mark.parametrize("password", ["Password1", "Qwerty123", "Abcdefg1", "Ana-Lopez-2026"])
+def test_register_rejects_guessable_password(client: FlaskClient, password: str) -> None:
+    body = register_body(email="ana.lopez@example.com", password=password)
+    body = assert_error(client.post("/auth/register", json=body), 400, "WEAK_PASSWORD")
+    assert "guess" in body["message"]
+
+
 def test_register_weak_password_creates_nothing(client: FlaskClient) -> None:
     body = register_body(password="weak")
     client.post("/auth/register", json=body)
@@ -115,7 +122,7 @@ def test_register_weak_password_creates_nothing(client: FlaskClient) -> None:
 
 
 def test_register_accepts_password_of_128_characters(client: FlaskClient) -> None:
-    password = "A1" + "x" * 126
+    password = "Tr0ub4dor&3-" + "x" * 116
     body = register_body(password=password)
     assert client.post("/auth/register", json=body).status_code == 201
     assert client.post("/auth/login", json=login_body(body["email"], password)).status_code == 200

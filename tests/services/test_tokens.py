@@ -29,7 +29,7 @@ def ctx(app: Flask) -> Iterator[None]:
 
 
 def sign_up(email: str = "ana@example.com") -> tuple[uuid.UUID, str, str]:
-    user, access, refresh = auth.register(email, "Str0ngPassw0rd", "phone-1", None, None)
+    user, access, refresh = auth.register(email, "Str0ng-Lantern-42", "phone-1", None, None)
     db.session.commit()
     return user.id, access, refresh
 
@@ -64,7 +64,7 @@ def test_open_login_pair_shares_user_and_login(ctx: None) -> None:
 
 def test_each_sign_in_is_its_own_login(ctx: None) -> None:
     _, _, first = sign_up()
-    _, _, second = auth.login("ana@example.com", "Str0ngPassw0rd", "phone-1", None, None)
+    _, _, second = auth.login("ana@example.com", "Str0ng-Lantern-42", "phone-1", None, None)
     db.session.commit()
     assert login_of(first).id != login_of(second).id
 

@@ -1,0 +1,112 @@
+"""Passwords: the strength rule (API.md's rule, then zxcvbn's guess estimate)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from zxcvbn import matching, scoring
+
+from clarity_api.errors import WeakPassword
+from clarity_api.services import hashing
+
+_UPPER = re.compile(r"[A-Z]")
+_DIGIT = re.compile(r"[0-9]")
+_NAME_PARTS = re.compile(r"[^a-z0-9]+")
+_NOT_LETTERS = re.compile(r"[^a-z]+")
+_REPEAT = re.compile(r"(.+)\1+")
+
+# At least 10^7 guesses by zxcvbn's estimate: "Password1" (10^2.6), "Qwerty123" (10^2.6),
+# "Abcdefg1" (10^4.1) and "Summer2024" (10^6.3) fall short; a random 8 characters (10^8)
+# and "Sup3rSecret!" (10^8.1) pass.
+MIN_GUESSES_LOG10 = 7.0
+# zxcvbn's cost grows with the square of the length and, through its l33t table, with the
+# powers of the number of distinct substitution symbols: 20 of them in 24 characters took
+# 2 s. It sees a bounded prefix instead (README "Passwords" has the measurements). A prefix
+# is a safe bound: a password is at least as hard to guess as its start.
+PREFIX_CHARS = 32
+PREFIX_L33T_SYMBOLS = 5
+_L33T_SYMBOLS = frozenset(sym for subs in matching.L33T_TABLE.values() for sym in subs)
+
+
+def meets_rule(password: str) -> bool:
+    """API.md's rule: 8 characters or more, an upper-case letter and a digit."""
+    return len(password) >= 8 and bool(_UPPER.search(password) and _DIGIT.search(password))
+
+
+def evaluated_prefix(password: str) -> str:
+    """What zxcvbn sees: the first PREFIX_CHARS characters, cut before the symbol that would
+    make PREFIX_L33T_SYMBOLS + 1 distinct l33t symbols."""
+    seen: set[str] = set()
+    end = min(len(password), PREFIX_CHARS)
+    for i, char in enumerate(password[:end]):
+        if char in _L33T_SYMBOLS and char not in seen:
+            if len(seen) == PREFIX_L33T_SYMBOLS:
+                end = i
+                break
+            seen.add(char)
+    return _drop_cut_repetition(password[:end]) if end < len(password) else password
+
+
+def _drop_cut_repetition(prefix: str) -> str:
+    """A cut through a repetition leaves a stray fragment ("Password1" x 3 + "Passw") that
+    zxcvbn would score as fresh characters: end the prefix with the last whole repetition."""
+    for run in _REPEAT.finditer(prefix):
+        if run.group(1).startswith(prefix[run.end() :]):
+            return prefix[: run.end()]
+    return prefix
+
+
+def personal_words(email: str) -> list[str]:
+    """The email's own words ("ana.lopez@example.com": ana, lopez, ana.lopez, example)."""
+    local, _, domain = email.lower().partition("@")
+    words = [local, _NOT_LETTERS.sub("", local), *_NAME_PARTS.split(local)]
+    words += _NAME_PARTS.split(domain.rsplit(".", 1)[0])
+    return [w for w in dict.fromkeys(words) if len(w) >= 3] + ["clarity"]
+
+
+def is_own_name(password: str, email: str) -> bool:
+    """The password's letters are only the email's name: "Ana-Lopez-1", "Lopez-Ana-7"."""
+    letters = _NOT_LETTERS.sub("", password.lower())
+    local = email.lower().partition("@")[0]
+    if not letters or letters in _NOT_LETTERS.sub("", local):
+        return bool(letters)
+    for word in sorted(_NAME_PARTS.split(local), key=len, reverse=True):
+        if len(word) >= 3:
+            letters = letters.replace(_NOT_LETTERS.sub("", word), "")
+    return not letters
+
+
+def guesses_log10(password: str, words: list[str]) -> float:
+    """zxcvbn's estimate of log10(guesses) for the bounded prefix.
+
+    It runs on its own copy of the dictionaries: zxcvbn() itself stores the user's words in
+    a module global, which two threads would trample.
+    """
+    prefix = evaluated_prefix(password)
+    if not prefix:
+        return 0.0
+    dictionaries: dict[str, Any] = dict(matching.RANKED_DICTIONARIES)
+    dictionaries["user_inputs"] = matching.build_ranked_dict(words)
+    found = matching.omnimatch(prefix, dictionaries)
+    result = scoring.most_guessable_match_sequence(prefix, found)
+    return float(result["guesses_log10"])
+
+
+def _estimate(password: str, email: str) -> float:
+    return hashing.run(guesses_log10, password, personal_words(email))
+
+
+def check_strength(password: str, email: str) -> None:
+    """WEAK_PASSWORD unless the rule holds and the password is hard to guess.
+
+    The estimate is pure Python, so it runs on the hashing pool's threads (bounded cost, and
+    the hub keeps serving between the interpreter's switches).
+    """
+    if not meets_rule(password):
+        raise WeakPassword()
+    if is_own_name(password, email) or _estimate(password, email) < MIN_GUESSES_LOG10:
+        raise WeakPassword(
+            "This password is too easy to guess (a common password, a word with a digit, "
+            "a keyboard or alphabet run, or your own name): choose another."
+        )
