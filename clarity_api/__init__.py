@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from clarity_api import cli
-from clarity_api.coach import make_coach
+from clarity_api.coach import make_sources
 from clarity_api.config import DEV_SECRET, Config
 from clarity_api.extensions import db, jwt, limiter, migrate
 from clarity_api.models.types import render_item
@@ -45,7 +45,7 @@ def create_app(config: type[Config] | Any = Config) -> Flask:
     auth.init_app(app)
     headers.init_app(app)
     hashing.configure(app.config["HASH_THREADS"])
-    app.extensions["clarity_coach"] = make_coach(app.config)
+    app.extensions["clarity_replies"] = make_sources(app.config)
 
     from clarity_api.api import register_blueprints
 

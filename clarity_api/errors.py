@@ -10,11 +10,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 
 class ClarityError(Exception):
-    """A condition the client can act on; rendered as the API's error body."""
+    """A condition the client can act on: the API's error body over HTTP, or a stream's
+    `error` event (which adds `retryable`: whether sending the message again may work)."""
 
     status_code = 400
     error = "BAD_REQUEST"
     default_message = "The request could not be processed."
+    retryable = False
 
     def __init__(
         self,
@@ -135,6 +137,43 @@ class ServiceUnavailable(ClarityError):
     status_code = 503
     error = "SERVICE_UNAVAILABLE"
     default_message = "The service is temporarily unavailable. Please retry shortly."
+    retryable = True
+
+
+class InternalError(ClarityError):
+    """A bug: the body says only this, the traceback goes to the log."""
+
+    status_code = 500
+    error = "INTERNAL_ERROR"
+    default_message = "Internal server error."
+    retryable = True
+
+
+class ServerRestarting(ClarityError):
+    """Only ever a stream's `error` event: the worker is draining for a restart."""
+
+    status_code = 503
+    error = "SERVER_RESTARTING"
+    default_message = "The server is restarting; retry."
+    retryable = True
+
+
+class CoachError(ClarityError):
+    """A reply could not be produced; only ever a stream's `error` event (the stream began)."""
+
+    status_code = 503
+    error = "COACH_UNAVAILABLE"
+    default_message = "The coach is unavailable right now. Please try again."
+    retryable = True
+
+
+class CoachUnavailable(CoachError):
+    pass
+
+
+class CoachTimeout(CoachError):
+    error = "COACH_TIMEOUT"
+    default_message = "The coach took too long to answer. Please try again."
 
 
 def is_unavailable(exc: Exception) -> bool:

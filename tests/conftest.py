@@ -19,6 +19,8 @@ from tests.support.fake_provider import fake_provider  # noqa: F401  (a fixture 
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "Sup3rSecret!"
+# The steps in API.md's order, written out: the code's own order (SolveStep) is tested against it.
+STEPS = ("receive", "clarify", "reframe", "options", "commit")
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from clarity_api.extensions import db
 from clarity_api.models import BlockedMessageCount
-from clarity_api.safety.crisis import RESOURCES
+from clarity_api.safety.crisis import RESOURCES, SAFETY_MESSAGE
 from tests.conftest import read_events
 
 CRISIS = [
@@ -156,6 +156,16 @@ def test_crisis_message_gets_safety_reply_and_never_reaches_the_provider(
     assert current_step(client, auth_headers, session_id) == "receive"
     with app.app_context():
         assert sum(row.count for row in db.session.query(BlockedMessageCount)) == 1
+
+
+def test_crisis_done_carries_the_safety_message_its_tokens_spell(
+    client, auth_headers, session_id, fake_provider
+):
+    events = stream(client, auth_headers, session_id, "I want to kill myself")
+    text = "".join(data["content"] for name, data in events if name == "token")
+    name, done = events[-1]
+    assert name == "done"
+    assert done["message"] == text == SAFETY_MESSAGE
 
 
 def test_negated_self_harm_is_not_blocked(

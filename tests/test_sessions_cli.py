@@ -27,12 +27,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select, update
 
 from clarity_api.clock import utcnow
-from clarity_api.coach.base import STEPS
 from clarity_api.extensions import db
 from clarity_api.models import SolveSession
 from clarity_api.services import expiry
 from clarity_api.services.funnel import funnel
-from tests.conftest import open_session, open_stream, read_events
+from tests.conftest import STEPS, open_session, open_stream, read_events
 
 # --- helpers ----------------------------------------------------------------------------------
 

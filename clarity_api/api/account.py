@@ -5,38 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify
-from flask_jwt_extended import jwt_required
 
-from clarity_api.api.docs import BEARER, errors
 from clarity_api.extensions import db
 from clarity_api.schemas.auth import DeleteAccountSchema, ExportSchema, MeSchema
 from clarity_api.services import account
-from clarity_api.web.auth import signed_in_user
-from clarity_api.web.limits import account_password_failures, per_user
+from clarity_api.web.auth import signed_in, signed_in_user
+from clarity_api.web.limits import account_password_failures
+from clarity_api.web.openapi import errors
 from clarity_api.web.parsing import ClarityBlueprint
 
 blp = ClarityBlueprint("account", __name__, url_prefix="/auth/me", description="Your account")
 
 
 @blp.route("", methods=["GET"])
-@jwt_required()
-@per_user
+@signed_in
 @blp.response(200, MeSchema)
-@errors(blp, 401, 429)
-@blp.doc(security=BEARER)
 def me() -> Any:
     """Who is signed in, their tier and usage."""
     return account.profile(signed_in_user())
 
 
 @blp.route("", methods=["DELETE"])
-@jwt_required()
-@per_user
+@signed_in
 @account_password_failures
 @blp.arguments(DeleteAccountSchema)
 @blp.response(204)
 @errors(
-    blp,
     400,
     401,
     413,
@@ -46,7 +40,6 @@ def me() -> Any:
     e429="RATE_LIMITED: too many requests, or five wrong passwords for this account in a "
     "minute (shared with POST /auth/login)",
 )
-@blp.doc(security=BEARER)
 def delete_me(body: dict[str, Any]) -> Any:
     """Delete the account and everything tied to it, at once. Needs the password."""
     account.delete(signed_in_user(), body["password"])
@@ -55,11 +48,8 @@ def delete_me(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/export", methods=["GET"])
-@jwt_required()
-@per_user
+@signed_in
 @blp.response(200, ExportSchema)
-@errors(blp, 401, 429)
-@blp.doc(security=BEARER)
 def export() -> Any:
     """Everything the service keeps about you, as JSON (no message content is ever kept)."""
     # The service renders the export itself: a Response is returned as is, ExportSchema only

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_jwt_extended import get_jwt, jwt_required
+from flask_jwt_extended import get_jwt
 
-from clarity_api.api.docs import BEARER, errors
 from clarity_api.extensions import db
 from clarity_api.schemas.auth import LoginSchema, RefreshSchema, RegisterSchema, TokenSchema
 from clarity_api.services import auth, tokens
-from clarity_api.web.limits import login_failures, per_ip, per_user
+from clarity_api.web.auth import signed_in
+from clarity_api.web.limits import login_failures, per_ip
+from clarity_api.web.openapi import errors
 from clarity_api.web.parsing import ClarityBlueprint
 
 blp = ClarityBlueprint("auth", __name__, url_prefix="/auth", description="Accounts and tokens")
@@ -21,7 +22,6 @@ blp = ClarityBlueprint("auth", __name__, url_prefix="/auth", description="Accoun
 @blp.arguments(RegisterSchema)
 @blp.response(201, TokenSchema)
 @errors(
-    blp,
     400,
     409,
     413,
@@ -49,7 +49,6 @@ def register(body: dict[str, Any]) -> Any:
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
 @errors(
-    blp,
     400,
     401,
     403,
@@ -83,7 +82,6 @@ def login(body: dict[str, Any]) -> Any:
 @blp.arguments(RefreshSchema)
 @blp.response(200, TokenSchema)
 @errors(
-    blp,
     400,
     401,
     413,
@@ -103,11 +101,8 @@ def refresh(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/logout", methods=["POST"])
-@jwt_required()
-@per_user
+@signed_in
 @blp.response(204)
-@errors(blp, 401, 429)
-@blp.doc(security=BEARER)
 def logout() -> Any:
     """End this login: its access and refresh tokens stop working."""
     tokens.revoke(get_jwt()["lid"])

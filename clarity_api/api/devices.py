@@ -4,26 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_jwt_extended import get_jwt, jwt_required
+from flask_jwt_extended import get_jwt
 
-from clarity_api.api.docs import BEARER, errors, id_parameter, links
+from clarity_api.api.docs import id_parameter, links
 from clarity_api.extensions import db
 from clarity_api.schemas.auth import DeviceListSchema
 from clarity_api.services import devices
-from clarity_api.web.auth import signed_in_user_id
-from clarity_api.web.limits import per_user
+from clarity_api.web.auth import signed_in, signed_in_user_id
+from clarity_api.web.openapi import errors
 from clarity_api.web.parsing import ClarityBlueprint
 
 blp = ClarityBlueprint("devices", __name__, url_prefix="/auth/devices", description="Devices")
 
 
 @blp.route("", methods=["GET"])
-@jwt_required()
-@per_user
+@signed_in
 @blp.response(200, DeviceListSchema)
-@errors(blp, 401, 429)
 @blp.doc(
-    security=BEARER,
     responses={
         200: {
             "links": links(
@@ -57,11 +54,9 @@ def list_devices() -> Any:
     methods=["DELETE"],
     parameters=[id_parameter("device_id", "device", "404 DEVICE_NOT_FOUND")],
 )
-@jwt_required()
-@per_user
+@signed_in
 @blp.response(204)
-@errors(blp, 401, 404, 429, e404="DEVICE_NOT_FOUND")
-@blp.doc(security=BEARER)
+@errors(404, e404="DEVICE_NOT_FOUND")
 def delete_device(device_id: str) -> Any:
     """Forget a device; its logins are revoked. Unknown or someone else's: 404."""
     devices.forget(signed_in_user_id(), device_id)

@@ -7,58 +7,20 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from clarity_api.schemas.common import STORABLE_TEXT_PATTERN, ErrorSchema, StrictSchema
+from clarity_api.schemas.common import STORABLE_TEXT_PATTERN, StrictSchema
 from clarity_api.schemas.solve_sessions import STREAM_EVENTS
+from clarity_api.web import openapi
+from clarity_api.web.openapi import BEARER as BEARER
 from clarity_api.web.parsing import ClarityApi, ClarityBlueprint
-
-BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-
-DESCRIPTIONS = {
-    400: "INVALID_JSON (the body is not a JSON object) or a rule named by the error code",
-    401: "INVALID_TOKEN, TOKEN_EXPIRED or TOKEN_REVOKED",
-    403: "Forbidden by a rule (see the error code)",
-    404: "Not found",
-    409: "Conflict (see the error code)",
-    413: "PAYLOAD_TOO_LARGE: the body is over 512 KiB",
-    422: "VALIDATION_ERROR: details name each bad field (unknown ones, and text holding NUL "
-    "or an unpaired surrogate, included)",
-    429: "RATE_LIMITED; Retry-After says how many seconds to wait",
-    503: "SERVICE_UNAVAILABLE: the database is unreachable",
-}
-
-HEADERS: dict[int, dict[str, Any]] = {
-    401: {
-        "WWW-Authenticate": {
-            "description": "The authentication scheme to use",
-            "required": True,
-            "schema": {"type": "string", "enum": ["Bearer"]},
-        }
-    },
-    429: {
-        "Retry-After": {
-            "description": "Seconds until the limit resets",
-            "required": True,
-            "schema": {"type": "integer", "minimum": 0},
-        }
-    },
-}
 
 
 def errors(blp: ClarityBlueprint, *codes: int, **notes: str) -> Callable[[Any], Any]:
     """Document these error statuses (and 503, which any route may answer) on a view.
 
     `notes` refine a status's description by name, e.g. `e404="SESSION_NOT_FOUND"`.
+    (`blp` is not needed any more; new views use `web.openapi.errors`.)
     """
-
-    def decorate(view: Any) -> Any:
-        for code in sorted({*codes, 503}):
-            description = notes.get(f"e{code}") or DESCRIPTIONS[code]
-            view = blp.alt_response(
-                code, schema=ErrorSchema, description=description, headers=HEADERS.get(code)
-            )(view)
-        return view
-
-    return decorate
+    return openapi.errors(*codes, **notes)
 
 
 def id_parameter(name: str, what: str, errors: str) -> dict[str, Any]:

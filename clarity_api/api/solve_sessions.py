@@ -6,13 +6,9 @@ from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 
-from clarity_api.api.docs import BEARER, component_ref, errors, id_parameter, links
-from clarity_api.coach.base import Turn
-from clarity_api.coach.emotion import detect_emotion
+from clarity_api.api.docs import component_ref, id_parameter, links
 from clarity_api.extensions import db
-from clarity_api.safety.crisis import detect_crisis
 from clarity_api.schemas.solve_sessions import (
     STREAM_EVENTS,
     MessageRequestSchema,
@@ -24,10 +20,11 @@ from clarity_api.schemas.solve_sessions import (
     SessionUpdateSchema,
     stream_event_schema,
 )
-from clarity_api.services import devices, safety_counts, solving
-from clarity_api.streaming import reply_events, sse_response
-from clarity_api.web.auth import signed_in_user, signed_in_user_id
-from clarity_api.web.limits import per_user
+from clarity_api.services import devices, solving, turns
+from clarity_api.streaming import sse_response
+from clarity_api.web import lifecycle
+from clarity_api.web.auth import signed_in, signed_in_user, signed_in_user_id
+from clarity_api.web.openapi import errors
 from clarity_api.web.parsing import ClarityBlueprint
 
 blp = ClarityBlueprint(
@@ -66,24 +63,19 @@ _LOCATION = {
 
 @blp.route("")
 class SolveSessions(MethodView):
-    @jwt_required()
-    @per_user
+    @signed_in
     @blp.arguments(SessionCreateSchema, required=False)
     @blp.response(201, SessionCreatedSchema, headers=_LOCATION)
     @errors(
-        blp,
         400,
-        401,
         403,
         413,
         422,
-        429,
         e400="MISSING_DEVICE_FINGERPRINT, or INVALID_JSON",
         e403="DEVICE_NOT_FOUND (the fingerprint is not this account's), or QUOTA_EXCEEDED "
         "with the usage object as details",
     )
     @blp.doc(
-        security=BEARER,
         parameters=[_FINGERPRINT],
         responses={201: {"links": _session_links("$response.body#/session_id")}},
     )
@@ -105,13 +97,11 @@ class SolveSessions(MethodView):
         }
         return body, 201, {"Location": f"/sessions/{solve_session.id}"}
 
-    @jwt_required()
-    @per_user
+    @signed_in
     @blp.arguments(SessionQuerySchema, location="query")
     @blp.response(200, SessionListSchema)
-    @errors(blp, 401, 422, 429, e422="VALIDATION_ERROR: a bad or unknown query parameter")
+    @errors(422, e422="VALIDATION_ERROR: a bad or unknown query parameter")
     @blp.doc(
-        security=BEARER,
         responses={200: {"links": _session_links("$response.body#/sessions/0/id")}},
     )
     def get(self, query: dict[str, Any]) -> Any:
@@ -129,43 +119,34 @@ class SolveSessions(MethodView):
 
 @blp.route("/<session_id>", parameters=[_SESSION_ID])
 class SolveSessionItem(MethodView):
-    @jwt_required()
-    @per_user
+    @signed_in
     @blp.response(200, SessionSchema)
-    @errors(blp, 401, 404, 429, e404="SESSION_NOT_FOUND")
-    @blp.doc(security=BEARER)
+    @errors(404, e404="SESSION_NOT_FOUND")
     def get(self, session_id: str) -> Any:
         """One session. Unknown, malformed or someone else's id: 404 SESSION_NOT_FOUND."""
         return solving.get_session(signed_in_user_id(), session_id)
 
-    @jwt_required()
-    @per_user
+    @signed_in
     @blp.arguments(SessionUpdateSchema)
     @blp.response(200, SessionSchema)
     @errors(
-        blp,
         400,
-        401,
         404,
         409,
         413,
         422,
-        429,
         e404="SESSION_NOT_FOUND",
         e409="INVALID_TRANSITION: the session is not active",
     )
-    @blp.doc(security=BEARER)
     def patch(self, body: dict[str, Any], session_id: str) -> Any:
         """Complete or abandon an active session; anything else is 409 INVALID_TRANSITION."""
         solve_session = solving.change_status(signed_in_user_id(), session_id, body["status"])
         db.session.commit()
         return solve_session
 
-    @jwt_required()
-    @per_user
+    @signed_in
     @blp.response(204)
-    @errors(blp, 401, 404, 429, e404="SESSION_NOT_FOUND")
-    @blp.doc(security=BEARER)
+    @errors(404, e404="SESSION_NOT_FOUND")
     def delete(self, session_id: str) -> Any:
         """Delete a session (usage already counted stays counted)."""
         solving.delete_session(signed_in_user_id(), session_id)
@@ -195,48 +176,30 @@ _STREAM_DOC = {
 
 
 @blp.route("/<session_id>/messages", methods=["POST"], parameters=[_SESSION_ID])
-@jwt_required()
-@per_user
+@signed_in
 @blp.arguments(MessageRequestSchema)
 @blp.response(200, content_type="text/event-stream")  # described by _STREAM_DOC
 @errors(
-    blp,
     400,
-    401,
     404,
     409,
     413,
     422,
-    429,
     e400="SESSION_COMPLETED (the session is not active), or INVALID_JSON",
     e404="SESSION_NOT_FOUND",
     e409="STEP_MISMATCH: `step` is not the session's current step; details.current_step",
 )
-@blp.doc(security=BEARER, responses={200: _STREAM_DOC})
+@blp.doc(responses={200: _STREAM_DOC})
 def post_message(message: dict[str, Any], session_id: str) -> Any:
     """Send a message; the coach's reply streams back as Server-Sent Events."""
-    # Earlier turns that signalled a crisis are context no coach may see either.
-    history = [
-        Turn(t["role"], t["content"])
-        for t in message["history"]
-        if t["role"] != "user" or not detect_crisis(t["content"])
-    ]
-    plan = solving.begin_turn(
-        signed_in_user_id(), session_id, message["content"], message["step"], history
+    turn = turns.begin(
+        signed_in_user_id(),
+        session_id,
+        message["content"],
+        message["step"],
+        message["history"],
+        current_app.extensions["clarity_replies"],
     )
-    crisis = detect_crisis(plan.content)
-    if crisis:
-        safety_counts.record_blocked()
     db.session.commit()
     db.session.remove()  # no connection is held while the reply is paced out
-    config = current_app.config
-    events = reply_events(
-        plan,
-        current_app.extensions["clarity_coach"],
-        detect_emotion(plan.content),
-        crisis,
-        engine=db.engine,
-        delay_s=config["STREAM_TOKEN_DELAY_MS"] / 1000,
-        ping_interval_s=config["STREAM_PING_INTERVAL_S"],
-    )
-    return sse_response(events)
+    return sse_response(turns.events(turn, db.engine, draining=lifecycle.draining))

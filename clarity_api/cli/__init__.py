@@ -13,7 +13,6 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from clarity_api.clock import isoformat, utcnow
-from clarity_api.coach.base import STEPS
 from clarity_api.extensions import db
 from clarity_api.models import Tier
 from clarity_api.services import auth, expiry
@@ -121,7 +120,7 @@ def report(window: timedelta, everything: bool, as_json: bool) -> None:
 
     scope = "ever" if since is None else f"since {isoformat(since)}"
     click.echo(f"Sessions opened {scope}: {opened}")
-    for step in STEPS:
+    for step in figures.reached:  # in step order
         click.echo(f"  reached {step:<9} {figures.reached[step]:>8} {share(figures.reached[step])}")
     for status in ("completed", "abandoned", "active"):
         click.echo(f"  {status:<17} {figures.status[status]:>8} {share(figures.status[status])}")

@@ -11,8 +11,6 @@ from urllib.parse import urlsplit
 
 import click
 
-STEPS = ("receive", "clarify", "reframe", "options", "commit")
-
 
 class Client:
     def __init__(self, base_url: str):

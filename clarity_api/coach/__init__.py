@@ -1,10 +1,29 @@
-"""The coach: which reply source this app uses, chosen once from config."""
+"""The reply sources this app uses: the coach chosen once from config, and the safety reply."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from clarity_api.coach.base import Coach
+
+
+@dataclass(frozen=True, slots=True)
+class ReplySources:
+    """What can answer a message: the configured coach, or the safety reply to a crisis."""
+
+    coach: Coach
+    safety: Coach
+
+
+def make_sources(config: dict[str, Any]) -> ReplySources:
+    from clarity_api.coach.safety import SafetyReply
+
+    delay_s = config["STREAM_TOKEN_DELAY_MS"] / 1000
+    return ReplySources(
+        coach=make_coach(config),
+        safety=SafetyReply(delay_s, config["STREAM_PING_INTERVAL_S"]),
+    )
 
 
 def make_coach(config: dict[str, Any]) -> Coach:

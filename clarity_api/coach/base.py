@@ -1,12 +1,16 @@
-"""The coach interface: what every reply source (scripted, language model) gives the stream."""
+"""The coach interface: what every reply source (scripted, model, safety) gives the turn."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-STEPS: tuple[str, ...] = ("receive", "clarify", "reframe", "options", "commit")
+# The coach's failures belong to the one error family; named here too, for reply sources.
+from clarity_api.errors import CoachError as CoachError
+from clarity_api.errors import CoachTimeout as CoachTimeout
+from clarity_api.errors import CoachUnavailable as CoachUnavailable
+from clarity_api.models import SolveStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +25,7 @@ class Turn:
 class CoachRequest:
     """Everything a coach may use to write one reply. Plain data: no ORM, no request."""
 
-    step: str
+    step: SolveStep
     content: str
     history: Sequence[Turn] = ()
 
@@ -34,6 +38,19 @@ class Usage:
     output_tokens: int
 
 
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How a reply ends its turn; a source may yield one, last.
+
+    Without one the session moves on a step and `done` carries the standard fields. A source
+    whose reply is not an answer to the step (the safety reply) keeps the session where it
+    is (`advances=False`) and adds its own fields to `done`.
+    """
+
+    advances: bool = True
+    done: Mapping[str, Any] = field(default_factory=dict)
+
+
 class Ping:
     """Yielded while a reply is silent, so the stream can send a keep-alive comment."""
 
@@ -43,25 +60,8 @@ class Ping:
 PING = Ping()
 
 # What a coach's reply iterator yields: text pieces (concatenating exactly to the reply),
-# PING while it waits, and at most one Usage at the end.
-ReplyItem = str | Ping | Usage
-
-
-class CoachError(Exception):
-    """A reply could not be produced; the stream ends with an `error` event carrying `code`."""
-
-    code = "COACH_UNAVAILABLE"
-    message = "The coach is unavailable right now. Please try again."
-    retryable = True
-
-
-class CoachUnavailable(CoachError):
-    pass
-
-
-class CoachTimeout(CoachError):
-    code = "COACH_TIMEOUT"
-    message = "The coach took too long to answer. Please try again."
+# PING while it waits, and at the end at most one Usage and at most one Ending.
+ReplyItem = str | Ping | Usage | Ending
 
 
 class Coach(Protocol):
@@ -72,9 +72,3 @@ class Coach(Protocol):
     """
 
     def reply(self, request: CoachRequest) -> Iterator[ReplyItem]: ...
-
-
-def next_step(step: str) -> str | None:
-    """The step after `step`; None after the last one (the session completes)."""
-    index = STEPS.index(step)
-    return STEPS[index + 1] if index + 1 < len(STEPS) else None

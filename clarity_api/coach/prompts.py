@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clarity_api.coach.base import STEPS
+from clarity_api.models import SolveStep
 
 # Who the coach is, whatever the step. Kept in plain sentences so a reviewer can read it
 # exactly as the model does.
@@ -57,6 +57,6 @@ SCRIPTED_REPLIES: dict[str, str] = {
 
 def system_prompt(step: str) -> str:
     """The full system prompt for `step`: who the coach is, then what this step is for."""
-    if step not in STEPS:
-        raise ValueError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
+    if step not in SYSTEM_PROMPTS:
+        raise ValueError(f"unknown step {step!r}; expected one of {', '.join(SolveStep)}")
     return f"{BASE_PROMPT}\n\n{SYSTEM_PROMPTS[step]}"

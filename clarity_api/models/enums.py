@@ -1,5 +1,7 @@
 """The closed vocabularies of the API: tiers, platforms, session statuses and steps."""
 
+from __future__ import annotations
+
 from enum import StrEnum
 
 
@@ -27,3 +29,14 @@ class SolveStep(StrEnum):
     REFRAME = "reframe"
     OPTIONS = "options"
     COMMIT = "commit"
+
+    def next(self) -> SolveStep | None:
+        """The step after this one; None after the last (a message there completes the session).
+
+        The order of the members is the order of the steps: this enum is its only home.
+        """
+        return _FOLLOWING[self]
+
+
+_ORDER = tuple(SolveStep)
+_FOLLOWING: dict[SolveStep, SolveStep | None] = dict(zip(_ORDER, (*_ORDER[1:], None), strict=True))

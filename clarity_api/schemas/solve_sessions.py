@@ -125,6 +125,9 @@ class DoneEventSchema(Schema):
     )
     blocked = fields.Boolean(metadata={"description": "true when the crisis check answered"})
     reason = fields.String(validate=validate.OneOf(["CRISIS"]))
+    message = fields.String(
+        metadata={"description": "With `blocked`: the safety message, the same text as the tokens"}
+    )
     resources = fields.Dict(
         keys=fields.String(),
         values=fields.String(),

@@ -13,9 +13,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from clarity_api.clock import isoformat
-from clarity_api.coach.base import STEPS
 from clarity_api.extensions import db
-from clarity_api.models import BlockedMessageCount, SessionStatus, SolveSession
+from clarity_api.models import BlockedMessageCount, SessionStatus, SolveSession, SolveStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +56,19 @@ def funnel(since: datetime | None = None) -> Funnel:
         rows = connection.execute(stmt).all()
         blocked_messages = int(connection.scalar(blocked) or 0)
 
-    furthest = dict.fromkeys(STEPS, 0)
+    furthest = dict.fromkeys(SolveStep, 0)
     status = dict.fromkeys((s.value for s in SessionStatus), 0)
     for row_status, step, count in rows:
-        furthest[step.value] += count
+        furthest[step] += count
         status[row_status.value] += count
     reached, total = {}, 0
-    for step in reversed(STEPS):
+    for step in reversed(SolveStep):
         total += furthest[step]
-        reached[step] = total
+        reached[step.value] = total
     return Funnel(
         since=since,
         opened=total,
-        reached={step: reached[step] for step in STEPS},
+        reached={step.value: reached[step.value] for step in SolveStep},
         status=status,
         blocked_messages=blocked_messages,
     )

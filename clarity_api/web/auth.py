@@ -1,18 +1,22 @@
-"""Who is calling: the JWT callbacks and the signed-in person."""
+"""Who is calling: the JWT callbacks, the `signed_in` guard, and the signed-in person."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask, Response, g
-from flask_jwt_extended import get_jwt, get_jwt_identity
+from flask_jwt_extended import get_jwt, get_jwt_identity, jwt_required
 
 from clarity_api.errors import InvalidToken, TokenExpired, TokenRevoked
 from clarity_api.extensions import jwt
 from clarity_api.models import User
 from clarity_api.services import tokens
+from clarity_api.web import openapi
 from clarity_api.web.errors import render_clarity_error
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 def register_jwt_callbacks() -> None:
@@ -41,6 +45,19 @@ def register_jwt_callbacks() -> None:
     @jwt.needs_fresh_token_loader
     def _fresh(header: dict[str, Any], payload: dict[str, Any]) -> Response:
         return render_clarity_error(InvalidToken())
+
+
+def signed_in(view: View) -> View:
+    """For views of a signed-in person: a live access token (else 401), then the per-user
+    budget (else 429), both documented in OpenAPI with the bearer scheme.
+
+    Put it above the view's other decorators; a view's own 401 or 429 note wins.
+    """
+    # Imported here: limits reads the signed-in person through this module.
+    from clarity_api.web.limits import per_user
+
+    guarded = jwt_required()(per_user(view))
+    return openapi.bearer(openapi.document_errors(guarded, (401, 429), {}))  # type: ignore[no-any-return]
 
 
 def signed_in_user_id() -> uuid.UUID:

@@ -10,7 +10,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from clarity_api.errors import ClarityError, ServiceUnavailable, ValidationFailed, is_unavailable
+from clarity_api.errors import (
+    ClarityError,
+    InternalError,
+    ServiceUnavailable,
+    ValidationFailed,
+    is_unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +29,7 @@ HTTP_CODES = {
     413: ("PAYLOAD_TOO_LARGE", "The request body is too large."),
     415: ("UNSUPPORTED_MEDIA_TYPE", "The request body must be JSON."),
     429: ("RATE_LIMITED", "Too many requests. Please slow down."),
-    500: ("INTERNAL_ERROR", "Internal server error."),
+    500: (InternalError.error, InternalError.default_message),
     503: ("SERVICE_UNAVAILABLE", "The service is temporarily unavailable."),
 }
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from clarity_api.coach.base import STEPS
 from clarity_api.coach.prompts import BASE_PROMPT, SCRIPTED_REPLIES, SYSTEM_PROMPTS, system_prompt
+from tests.conftest import STEPS
 
 RECEIVE_LINE = "I understand how you feel. Let me help you work through this."
 

@@ -1,0 +1,246 @@
+"""A message turn, from the claim of the session's step to the write that ends it.
+
+    turn = turns.begin(user_id, session_id, content, step, history, sources)
+    db.session.commit(); db.session.remove()     # the route: no connection while pacing
+    for event in turns.events(turn, db.engine, draining=...): ...
+
+`begin` decides everything about the turn before the stream starts: the step it answers,
+safety first, which reply source answers, the history that source sees, the emotion.
+`events` then yields the reply as plain events (services/events.py): `produce` gives the
+source's tokens and pings, touching no database, and `finish` advances the session in its
+own short transaction and builds `done`, at the moment `done` is to be delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+
+from clarity_api.clock import utcnow
+from clarity_api.coach import ReplySources
+from clarity_api.coach.base import Coach, CoachRequest, Ending, Ping, Turn, Usage
+from clarity_api.coach.emotion import detect_emotion
+from clarity_api.errors import (
+    ClarityError,
+    InternalError,
+    ServerRestarting,
+    ServiceUnavailable,
+    SessionCompleted,
+    SessionNotFound,
+    StepMismatch,
+    is_unavailable,
+)
+from clarity_api.extensions import db
+from clarity_api.models import SessionStatus, SolveSession, SolveStep
+from clarity_api.safety.crisis import detect_crisis
+from clarity_api.services import parse_id, safety_counts
+from clarity_api.services.events import PING, DoneEvent, ErrorEvent, Event, TokenEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnPlan:
+    """What the stream needs, decided before it starts; plain values only (no ORM objects)."""
+
+    session_id: uuid.UUID
+    step: SolveStep
+    request: CoachRequest
+    source: Coach
+    emotion: tuple[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The source's reply is complete; `done` is built from this when it is delivered."""
+
+    usage: Usage | None = None
+    ending: Ending = field(default_factory=Ending)
+
+
+def begin(
+    user_id: uuid.UUID,
+    session_id: str,
+    content: str,
+    step: str | None,
+    history: Sequence[dict[str, str]],
+    sources: ReplySources,
+) -> TurnPlan:
+    """Claim the session's step for this message and decide how the turn is answered.
+
+    A message that signals a crisis never reaches the coach: the safety reply answers it
+    and only a daily count records it. Earlier turns of the person's that signalled one are
+    context no coach may see either.
+    """
+    key, current = claim(user_id, session_id, step)
+    crisis = detect_crisis(content)
+    if crisis:
+        safety_counts.record_blocked()
+    context = tuple(
+        Turn(t["role"], t["content"])
+        for t in history
+        if t["role"] != "user" or not detect_crisis(t["content"])
+    )
+    return TurnPlan(
+        session_id=key,
+        step=current,
+        request=CoachRequest(step=current, content=content, history=context),
+        source=sources.safety if crisis else sources.coach,
+        emotion=detect_emotion(content),
+    )
+
+
+def claim(user_id: uuid.UUID, session_id: str, step: str | None) -> tuple[uuid.UUID, SolveStep]:
+    """The session's id and current step, if a message may be answered now; marks it active.
+
+    One UPDATE ... RETURNING (plain Core: this runs for every message) both reads the step and
+    moves `last_active_at`, so `flask sessions expire` never retires a session a reply is being
+    written for. Every message moves it alike, blocked ones too: the row does not show which.
+    """
+    key = parse_id(session_id, SessionNotFound)
+    mine = (SolveSession.id == key, SolveSession.user_id == user_id)
+    connection = db.session.connection()
+    row = connection.execute(
+        update(SolveSession)
+        .where(*mine, SolveSession.status == SessionStatus.ACTIVE)
+        .values(last_active_at=utcnow())
+        .returning(SolveSession.current_step)
+    ).first()
+    if row is None:
+        if connection.execute(select(SolveSession.id).where(*mine)).first() is None:
+            raise SessionNotFound()
+        raise SessionCompleted()
+    current: SolveStep = row.current_step
+    if step is not None and step != current:
+        raise StepMismatch(details={"current_step": current.value})
+    return key, current
+
+
+def events(turn: TurnPlan, engine: Engine, *, draining: Callable[[], bool]) -> Iterator[Event]:
+    """The turn's reply: token and ping events, then one `done` or one `error`.
+
+    Closing this generator (the client went away) closes the reply source, and nothing after
+    the last yield (the step change) runs.
+    """
+    produced = produce(turn, draining)
+    try:
+        for event in produced:
+            yield finish(engine, turn, event) if isinstance(event, Finished) else event
+    finally:
+        produced.close()
+
+
+def produce(
+    turn: TurnPlan, draining: Callable[[], bool]
+) -> Generator[Event | Finished, None, None]:
+    """The reply source's pieces as events, then Finished, or one error event instead.
+
+    Touches no database. While `draining` (a graceful shutdown) the reply stops with a
+    retryable error before its next piece.
+    """
+    items = turn.source.reply(turn.request)
+    usage: Usage | None = None
+    ending = Ending()
+    try:
+        for item in items:
+            if draining():
+                yield ErrorEvent.of(ServerRestarting())
+                return
+            if isinstance(item, str):
+                if item:
+                    yield TokenEvent(item)
+            elif isinstance(item, Ping):
+                yield PING
+            elif isinstance(item, Usage):
+                usage = item
+            elif isinstance(item, Ending):
+                ending = item
+    except Exception as exc:
+        yield failure(exc)
+        return
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
+    yield Finished(usage, ending)
+
+
+def finish(engine: Engine, turn: TurnPlan, finished: Finished) -> DoneEvent | ErrorEvent:
+    """The `done` event, after the session's step change commits; or the error saying why the
+    session could not advance (it moved on, or was closed or deleted, meanwhile)."""
+    try:
+        if finished.ending.advances:
+            # One short transaction straight on the engine: no app context, no ORM session.
+            with engine.begin() as connection:
+                next_step, status = advance(connection, turn)
+        else:
+            next_step, status = turn.step, SessionStatus.ACTIVE
+    except Exception as exc:
+        return failure(exc)
+    detected, confidence = turn.emotion
+    done: dict[str, Any] = {
+        **finished.ending.done,
+        "next_step": next_step,
+        "emotion_detected": detected,
+        "confidence": confidence,
+        "session_status": status,
+    }
+    if finished.usage is not None:
+        usage = finished.usage
+        done["usage"] = {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+    return DoneEvent(done)
+
+
+def advance(connection: Connection, turn: TurnPlan) -> tuple[SolveStep | None, SessionStatus]:
+    """Move the session one step on, only if it is still where the turn began.
+
+    A compare-and-set UPDATE, so of two streams on one session only one advances it. The
+    step after the last completes the session: (None, COMPLETED).
+    """
+    following = turn.step.next()
+    now = utcnow()
+    values: dict[str, Any] = {"current_step": following or turn.step, "last_active_at": now}
+    if following is None:
+        values.update(status=SessionStatus.COMPLETED, completed_at=now)
+    result = connection.execute(
+        update(SolveSession)
+        .where(
+            SolveSession.id == turn.session_id,
+            SolveSession.current_step == turn.step,
+            SolveSession.status == SessionStatus.ACTIVE,
+        )
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        raise _why_not_advanced(connection, turn.session_id)
+    return following, SessionStatus.COMPLETED if following is None else SessionStatus.ACTIVE
+
+
+def _why_not_advanced(connection: Connection, session_id: uuid.UUID) -> ClarityError:
+    row = connection.execute(
+        select(SolveSession.status, SolveSession.current_step).where(SolveSession.id == session_id)
+    ).first()
+    if row is None:
+        return SessionNotFound("The session was deleted while the reply was streaming.")
+    if row.status != SessionStatus.ACTIVE:
+        return SessionCompleted("The session was closed while the reply was streaming.")
+    return StepMismatch(
+        "Another message advanced the session first.",
+        details={"current_step": row.current_step.value},
+    )
+
+
+def failure(exc: Exception) -> ErrorEvent:
+    """The error event for a failure after the stream began (it can no longer be a status)."""
+    if isinstance(exc, ClarityError):
+        return ErrorEvent.of(exc)
+    if is_unavailable(exc):  # the database went away: the client may retry shortly
+        log.warning("stream could not finish: database unavailable (%s)", type(exc).__name__)
+        return ErrorEvent.of(ServiceUnavailable())
+    log.exception("stream failed")
+    return ErrorEvent.of(InternalError())
