@@ -38,8 +38,10 @@ class SessionQuerySchema(StrictSchema):
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
     status = fields.String(
-        load_default=None,
-        allow_none=False,  # absent means all; a query string has no null
+        # Absent means all. A callable default is left out of the OpenAPI document, where
+        # `default: null` on a string enum is invalid; a query string has no null.
+        load_default=lambda: None,
+        allow_none=False,
         validate=validate.OneOf(STATUS_NAMES),
         metadata={"description": "Only sessions with this status"},
     )
