@@ -47,9 +47,10 @@ def create_app(config: type[Config] | Any = Config) -> Flask:
     hashing.configure(app.config["HASH_THREADS"])
     app.extensions["clarity_replies"] = make_sources(app.config)
 
-    from clarity_api.api import register_blueprints
+    from clarity_api.api import docs_page, register_blueprints
 
     register_blueprints(ClarityApi(app))
+    docs_page.init_app(app)
     if app.config["EXPOSE_STATS"]:
         from clarity_api.api.health import stats
 

@@ -95,8 +95,7 @@ class Config:
     OPENAPI_VERSION = "3.1.0"
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
-    OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    # /docs is served by api/docs_page.py from pinned local assets, not flask-smorest's CDN page.
     API_SPEC_OPTIONS = {
         "components": {
             "securitySchemes": {
