@@ -1,7 +1,7 @@
-"""``python -m bench burst|hold|crud|login …``: see bench/runner.py and docs/benchmarks.md."""
+"""``python -m bench burst|hold|crud|login|expire …``: see bench/cli.py and docs/benchmarks.md."""
 
 import sys
 
-from bench.runner import main
+from bench.cli import main
 
 sys.exit(main())

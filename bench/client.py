@@ -1,6 +1,6 @@
 """The load client: gevent greenlets on raw sockets, minimal HTTP/1.1 and SSE parsing.
 
-Run by the orchestrator (``bench.runner``) as a separate process, one or several at once::
+Run by the orchestrator (``bench.lifecycle.Run``) as a separate process, one or several at once::
 
     python -m bench.client SPEC.json OUT.json
 
@@ -35,6 +35,8 @@ from typing import Any
 import gevent
 import gevent.pool
 from gevent import socket
+
+from bench.records import CrudRecord, LoginRecord, StreamRecord
 
 now = time.monotonic
 _loads = json.loads
@@ -198,114 +200,149 @@ class LoopLag:
 # --------------------------------------------------------------------------- streams
 
 
-def run_stream(
-    addr: tuple[str, int], raw: bytes, expected: str, timeout_s: float, rec: list[Any]
-) -> None:
-    """Open one stream and fill `rec` in place.
+def read_head(sock: socket.socket) -> tuple[int, bytes, bytes]:
+    """Read a response's status line and headers: (status, head, what followed them)."""
+    buf = b""
+    while (end := buf.find(b"\r\n\r\n")) < 0:
+        data = sock.recv(65536)
+        if not data:
+            raise Closed()
+        buf += data
+    head = buf[:end]
+    return int(head[9:12]), head, buf[end + 4 :]
 
-    rec = [index, scheduled, start, connected, headers, end, outcome, text_ok, token_times, text]
-    (times absolute monotonic seconds; text only kept when it did not match).
-    """
-    start = now()
-    rec[2] = start
-    times: list[float] = []
-    pieces: list[str] = []
-    outcome = "eof"
+
+def dechunk(buf: bytes) -> tuple[bool, bytes, bytes]:
+    """The whole chunks at the start of `buf`: (last chunk seen, their payload, the rest)."""
+    payload = b""
+    while (eol := buf.find(b"\r\n")) >= 0:
+        size = int(buf[:eol].split(b";", 1)[0], 16)
+        if size == 0:
+            return True, payload, buf
+        stop = eol + 2 + size
+        if len(buf) < stop + 2:
+            break
+        payload += buf[eol + 2 : stop]
+        buf = buf[stop + 2 :]
+    return False, payload, buf
+
+
+class Reply:
+    """The SSE events of one stream as they arrive: tokens, their ids, the end."""
+
+    def __init__(self, rec: StreamRecord, drop_after: int = 0):
+        self.rec = rec
+        self.pieces: list[str] = []
+        self.drop_after = drop_after  # > 0: stop reading after this many tokens
+        self.ended = False
+
+    def take(self, body: bytes, t: float) -> bytes:
+        """Handle every whole event in `body` (arrived at t); the incomplete rest."""
+        while (sep := body.find(b"\n\n")) >= 0:
+            event = body[:sep]
+            body = body[sep + 2 :]
+            if event.startswith(TOKEN_PREFIX):
+                self.token(_loads(event[19:])["content"], t, None)
+                continue
+            kind, data, event_id = _parse_event(event)
+            self.on_event(kind, data, event_id, t)
+        return body
+
+    def token(self, content: str, t: float, event_id: str | None) -> None:
+        self.pieces.append(content)
+        self.rec.token_times.append(t)
+        if event_id is not None:
+            self.rec.event_ids.append(event_id)
+
+    def on_event(self, kind: str, data: bytes, event_id: str | None, t: float) -> None:
+        if kind == "token":
+            self.token(_loads(data)["content"], t, event_id)
+        elif kind == "done":
+            self.rec.outcome = "done"
+            self.rec.end = t
+            self.ended = True
+        elif kind == "error":
+            try:
+                code = _loads(data).get("error", "?")
+            except ValueError:
+                code = "?"
+            self.rec.outcome = f"error:{code}"
+            self.rec.end = t
+            self.ended = True
+
+    @property
+    def dropping(self) -> bool:
+        return 0 < self.drop_after <= len(self.pieces) and not self.ended
+
+
+def read_events(sock: socket.socket, head: bytes, buf: bytes, t: float, reply: Reply) -> None:
+    """Read the response body to its end (or until `reply` wants to drop the stream)."""
+    chunked = b"chunked" in head.lower()
+    body = b""
+    while True:
+        if chunked:
+            finished, payload, buf = dechunk(buf)
+        else:
+            finished, payload, buf = False, buf, b""
+        body = reply.take(body + payload, t)
+        if finished or reply.dropping:
+            return
+        data = sock.recv(65536)
+        t = now()
+        if not data:
+            return
+        buf += data
+
+
+def run_stream(
+    addr: tuple[str, int], raw: bytes, expected: str, timeout_s: float, rec: StreamRecord
+) -> None:
+    """Open one stream and fill `rec` in place (times absolute monotonic seconds)."""
+    rec.start = now()
+    reply = Reply(rec)
     sock = None
     timer = gevent.Timeout(timeout_s)
     timer.start()
     try:
         sock = open_socket(addr)
-        rec[3] = now()
+        rec.connected = now()
         sock.sendall(raw)
-        buf = b""
-        while (end := buf.find(b"\r\n\r\n")) < 0:
-            data = sock.recv(65536)
-            if not data:
-                raise Closed()
-            buf += data
-        t = rec[4] = now()
-        head = buf[:end]
-        buf = buf[end + 4 :]
-        status = int(head[9:12])
+        status, head, buf = read_head(sock)
+        t = rec.headers = now()
         if status != 200:
-            outcome = f"http_{status}"
-            rec[9] = (head + b"\r\n\r\n" + buf)[-300:].decode("latin-1")
+            rec.outcome = f"http_{status}"
+            rec.text = (head + b"\r\n\r\n" + buf)[-300:].decode("latin-1")
             return
-        chunked = b"chunked" in head.lower()
-        body = b""
-        finished = False
-        while True:
-            if chunked:
-                while True:
-                    eol = buf.find(b"\r\n")
-                    if eol < 0:
-                        break
-                    size = int(buf[:eol], 16)
-                    if size == 0:
-                        finished = True
-                        break
-                    stop = eol + 2 + size
-                    if len(buf) < stop + 2:
-                        break
-                    body += buf[eol + 2 : stop]
-                    buf = buf[stop + 2 :]
-            else:
-                body += buf
-                buf = b""
-            while (sep := body.find(b"\n\n")) >= 0:
-                event = body[:sep]
-                body = body[sep + 2 :]
-                if event.startswith(TOKEN_PREFIX):
-                    pieces.append(_loads(event[19:])["content"])
-                    times.append(t)
-                    continue
-                kind, data_lines = _parse_event(event)
-                if kind == "token":
-                    pieces.append(_loads(b"\n".join(data_lines))["content"])
-                    times.append(t)
-                elif kind == "done":
-                    outcome = "done"
-                    rec[5] = t
-                elif kind == "error":
-                    try:
-                        code = _loads(b"\n".join(data_lines)).get("error", "?")
-                    except ValueError:
-                        code = "?"
-                    outcome = f"error:{code}"
-                    rec[5] = t
-            if finished:
-                break
-            data = sock.recv(65536)
-            t = now()
-            if not data:
-                break
-            buf += data
+        read_events(sock, head, buf, t, reply)
     except gevent.Timeout as exc:
         if exc is not timer:
             raise
-        outcome = "timeout" if outcome == "eof" else outcome
+        rec.outcome = "timeout" if rec.outcome == "eof" else rec.outcome
     except Closed:
-        outcome = "eof"
+        rec.outcome = "eof"
     except OSError as exc:
-        outcome = f"conn:{exc.__class__.__name__}:{exc.errno}"
+        rec.outcome = f"conn:{exc.__class__.__name__}:{exc.errno}"
     finally:
         timer.close()
         if sock is not None:
             sock.close()
-        if rec[5] is None:
-            rec[5] = now()
-        rec[6] = outcome
-        rec[8] = times
-        text = "".join(pieces)
-        rec[7] = text == expected
-        if not rec[7] and rec[9] is None:
-            rec[9] = text[:300]
+        finish(rec, reply, expected)
 
 
-def _parse_event(event: bytes) -> tuple[str, list[bytes]]:
+def finish(rec: StreamRecord, reply: Reply, expected: str) -> None:
+    if rec.end is None:
+        rec.end = now()
+    text = "".join(reply.pieces)
+    rec.text_ok = text == expected
+    if not rec.text_ok and rec.text is None:
+        rec.text = text[:300]
+
+
+def _parse_event(event: bytes) -> tuple[str, bytes, str | None]:
+    """(event name, its data lines joined, its id) of one SSE event."""
     kind = "message"
     data: list[bytes] = []
+    event_id = None
     for line in event.split(b"\n"):
         if not line or line.startswith(b":"):
             continue
@@ -316,72 +353,73 @@ def _parse_event(event: bytes) -> tuple[str, list[bytes]]:
             kind = value.decode()
         elif name == b"data":
             data.append(value)
-    return kind, data
+        elif name == b"id":
+            event_id = value.decode()
+    return kind, b"\n".join(data), event_id
 
 
-def mode_streams(spec: dict[str, Any]) -> dict[str, Any]:
-    addr = (spec["host"], spec["port"])
+def stream_jobs(spec: dict[str, Any]) -> list[tuple[float, bytes, StreamRecord]]:
+    """Each stream's start time, request and (empty) record, built before the timed phase."""
     host = f"{spec['host']}:{spec['port']}"
-    t0 = spec["t0"]
-    expected = spec["expected"]
-    timeout_s = spec["timeout_s"]
-    body = spec["body"]
     tokens = spec["tokens"]
-    records: list[list[Any]] = []
     jobs = []
     for index, offset, session_id, token_index in spec["items"]:
         headers = {"Accept": "text/event-stream"}
         if tokens:
             headers["Authorization"] = f"Bearer {tokens[token_index]}"
-        raw = build_request("POST", f"/sessions/{session_id}/messages", host, headers, body)
-        rec = [index, t0 + offset, None, None, None, None, None, None, None, None]
-        records.append(rec)
-        jobs.append((t0 + offset, raw, rec))
-    logins = spec.get("logins")
-    login_results: list[list[Any]] = []
-    # The client's own full collections (thousands of greenlets and records) would stall its
-    # hub and inflate every timestamp taken meanwhile: no cyclic GC during the timed phase.
+        path = f"/sessions/{session_id}/messages"
+        raw = build_request("POST", path, host, headers, spec["body"])
+        jobs.append((spec["t0"] + offset, raw, StreamRecord(index, spec["t0"] + offset)))
+    return jobs
+
+
+def quiet_gc() -> None:
+    """The client's own full collections (thousands of greenlets and records) would stall its
+    hub and inflate every timestamp taken meanwhile: no cyclic GC during the timed phase."""
     gc.collect()
     gc.freeze()
     gc.disable()
+
+
+def mode_streams(spec: dict[str, Any]) -> dict[str, Any]:
+    addr = (spec["host"], spec["port"])
+    t0, expected, timeout_s = spec["t0"], spec["expected"], spec["timeout_s"]
+    jobs = stream_jobs(spec)
+    login_results: list[LoginRecord] = []
+    quiet_gc()
     lag = LoopLag()
     ready_at = now()
-    greenlets: list[gevent.Greenlet] = []
     if now() < t0:
         gevent.sleep(max(0.0, t0 - now() - 0.05))
-    cpu0 = cpu_seconds()
-    wall0 = now()
+    cpu0, wall0 = cpu_seconds(), now()
     lag.start()
-    login_greenlet = None
-    if logins:
-        login_greenlet = gevent.spawn(run_logins, addr, host, t0, logins, login_results)
-    spawn = gevent.spawn
+    extra = []
+    if spec.get("logins"):
+        host = f"{spec['host']}:{spec['port']}"
+        extra.append(gevent.spawn(run_logins, addr, host, t0, spec["logins"], login_results))
+    greenlets = []
     for when, raw, rec in jobs:
         delay = when - now()
         if delay > 0:
             gevent.sleep(delay)
-        greenlets.append(spawn(run_stream, addr, raw, expected, timeout_s, rec))
-    gevent.joinall(greenlets)
-    if login_greenlet is not None:
-        login_greenlet.join()
-    wall1 = now()
-    cpu1 = cpu_seconds()
-    lags = lag.stop()
+        greenlets.append(gevent.spawn(run_stream, addr, raw, expected, timeout_s, rec))
+    gevent.joinall(greenlets + extra)
+    wall1, cpu1 = now(), cpu_seconds()
     gc.enable()
     return {
         "mode": "streams",
         "ready_before_t0_s": t0 - ready_at,
-        "records": records,
-        "logins": login_results,
+        "records": [rec.to_json() for _, _, rec in jobs],
+        "logins": [[x.start, x.latency_s, x.status] for x in login_results],
         "cpu_user_s": cpu1[0] - cpu0[0],
         "cpu_sys_s": cpu1[1] - cpu0[1],
         "wall_s": wall1 - wall0,
-        "loop_lag_ms": lags,
+        "loop_lag_ms": lag.stop(),
     }
 
 
 def run_logins(
-    addr: tuple[str, int], host: str, t0: float, cfg: dict[str, Any], out: list[list[Any]]
+    addr: tuple[str, int], host: str, t0: float, cfg: dict[str, Any], out: list[LoginRecord]
 ) -> None:
     """Open-loop logins at cfg['rate'] per second from t0 for cfg['duration_s'] seconds."""
     users = cfg["users"]
@@ -403,7 +441,7 @@ def run_logins(
     gevent.joinall(greenlets)
 
 
-def _one_login(addr: tuple[str, int], raw: bytes, out: list[list[Any]]) -> None:
+def _one_login(addr: tuple[str, int], raw: bytes, out: list[LoginRecord]) -> None:
     start = now()
     conn = Conn(addr)
     try:
@@ -415,7 +453,7 @@ def _one_login(addr: tuple[str, int], raw: bytes, out: list[list[Any]]) -> None:
         status = 0
     finally:
         conn.close()
-    out.append([start, now() - start, status])
+    out.append(LoginRecord(start, now() - start, status))
 
 
 # --------------------------------------------------------------------------- set-up
@@ -463,7 +501,7 @@ def mode_sessions(spec: dict[str, Any]) -> dict[str, Any]:
 
     def worker() -> None:
         conn = Conn(addr)
-        raws = {}
+        raws: dict[int, bytes] = {}
         try:
             while work:
                 k = work.pop()
@@ -500,67 +538,68 @@ def mode_sessions(spec: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- crud
 
 
-def mode_crud(spec: dict[str, Any]) -> dict[str, Any]:
-    """`concurrency` keep-alive connections loop `op` for warmup_s + duration_s."""
-    addr = (spec["host"], spec["port"])
-    host = f"{spec['host']}:{spec['port']}"
-    op = spec["op"]
-    users = spec["users"]  # [{"token", "sessions": [ids]}]
-    rng = random.Random(7)
-    t0 = spec["t0"]
-    t_measure = t0 + spec["warmup_s"]
-    t_end = t_measure + spec["duration_s"]
-    results: list[list[float]] = []  # [start, latency_s, status]
-    errors: list[str] = []
+class CrudLoop:
+    """`concurrency` keep-alive connections loop one op for warmup_s + duration_s."""
 
-    def request_for(user: dict[str, Any]) -> bytes:
+    def __init__(self, spec: dict[str, Any]):
+        self.spec = spec
+        self.addr = (spec["host"], spec["port"])
+        self.host = f"{spec['host']}:{spec['port']}"
+        self.op = spec["op"]
+        self.users = spec["users"]  # [{"token", "sessions": [ids]}]
+        self.rng = random.Random(7)
+        self.t_measure = spec["t0"] + spec["warmup_s"]
+        self.t_end = self.t_measure + spec["duration_s"]
+        self.results: list[CrudRecord] = []
+        self.errors: list[str] = []
+
+    def request_for(self, user: dict[str, Any]) -> bytes:
         headers = {"Authorization": f"Bearer {user['token']}"}
-        if op == "create":
-            headers["X-Device-Fingerprint"] = spec["fingerprint"]
-            return build_request("POST", "/sessions", host, headers, {})
-        if op == "list":
-            return build_request("GET", "/sessions", host, headers)
-        session_id = rng.choice(user["sessions"])
-        return build_request("GET", f"/sessions/{session_id}", host, headers)
+        if self.op == "create":
+            headers["X-Device-Fingerprint"] = self.spec["fingerprint"]
+            return build_request("POST", "/sessions", self.host, headers, {})
+        if self.op == "list":
+            return build_request("GET", "/sessions", self.host, headers)
+        session_id = self.rng.choice(user["sessions"])
+        return build_request("GET", f"/sessions/{session_id}", self.host, headers)
 
-    def worker(slot: int) -> None:
-        user = users[slot % len(users)]
-        conn = Conn(addr)
+    def worker(self, slot: int) -> None:
+        user = self.users[slot % len(self.users)]
+        conn = Conn(self.addr)
         try:
             while True:
-                raw = request_for(user)
+                raw = self.request_for(user)
                 start = now()
-                if start >= t_end:
+                if start >= self.t_end:
                     return
                 try:
                     status, payload = conn.request(raw)
                 except (OSError, Closed) as exc:
-                    status = 0
-                    payload = repr(exc).encode()
+                    status, payload = 0, repr(exc).encode()
                     conn.close()
-                if status not in (200, 201) and len(errors) < 20:
-                    errors.append(f"{status} {payload[:200]!r}")
-                if start >= t_measure:
-                    results.append([start, now() - start, status])
+                if status not in (200, 201) and len(self.errors) < 20:
+                    self.errors.append(f"{status} {payload[:200]!r}")
+                if start >= self.t_measure:
+                    self.results.append(CrudRecord(start, now() - start, status))
         finally:
             conn.close()
 
-    gc.collect()
-    gc.freeze()
-    gc.disable()
-    gevent.sleep(max(0.0, t0 - now()))
+
+def mode_crud(spec: dict[str, Any]) -> dict[str, Any]:
+    loop = CrudLoop(spec)
+    quiet_gc()
+    gevent.sleep(max(0.0, spec["t0"] - now()))
     lag = LoopLag()
     lag.start()
-    cpu0 = cpu_seconds()
-    wall0 = now()
-    gevent.joinall([gevent.spawn(worker, i) for i in range(spec["concurrency"])])
+    cpu0, wall0 = cpu_seconds(), now()
+    gevent.joinall([gevent.spawn(loop.worker, i) for i in range(spec["concurrency"])])
     cpu1 = cpu_seconds()
     gc.enable()
     return {
         "mode": "crud",
-        "op": op,
-        "results": results,
-        "errors": errors,
+        "op": loop.op,
+        "results": [[r.start, r.latency_s, r.status] for r in loop.results],
+        "errors": loop.errors,
         "cpu_user_s": cpu1[0] - cpu0[0],
         "cpu_sys_s": cpu1[1] - cpu0[1],
         "wall_s": now() - wall0,

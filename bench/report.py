@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any
 
-from bench.runner import RESULTS
+from bench.paths import RESULTS
 
 
 def load(

@@ -1,11 +1,11 @@
-"""Server side of a run: a fresh database, migrations, gunicorn on a free port, and sampling.
+"""Server side of a run: a fresh database, migrations, and gunicorn on a free port.
 
 Everything here runs in the orchestrator process (no gevent): it creates and drops the
 database (PostgreSQL ``bench_<name>`` or an SQLite file in a temporary directory), runs
-``flask --app wsgi db upgrade`` and ``users set-tier``, starts ``gunicorn -c gunicorn.conf.py
-wsgi:app`` (or the bare floor app) in its own process group, and samples the master and
-workers from /proc (CPU ticks, RSS/PSS from smaps_rollup, open fds) and, on PostgreSQL, the
-connections of the run's database in ``pg_stat_activity``.
+``flask --app wsgi db upgrade`` and ``users set-tier``, and starts ``gunicorn -c
+gunicorn.conf.py wsgi:app`` (or the bare floor app) in its own process group. Both take the
+checkout to serve (``root``): by default this repository, or another worktree of it, so that
+two commits can be measured side by side in one run with one virtualenv and one client.
 """
 
 from __future__ import annotations
@@ -20,18 +20,15 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin"
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
+from bench.paths import PG_ADMIN, ROOT, VENV_BIN
+from bench.records import GcPause
+from bench.sampling import children, proc_cpu_s
 
 
 def free_port() -> int:
@@ -40,8 +37,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def app_ready() -> bool:
-    return (ROOT / "wsgi.py").is_file() and (ROOT / "gunicorn.conf.py").is_file()
+def app_ready(root: Path = ROOT) -> bool:
+    return (root / "wsgi.py").is_file() and (root / "gunicorn.conf.py").is_file()
 
 
 # --------------------------------------------------------------------------- database
@@ -50,11 +47,12 @@ def app_ready() -> bool:
 class Database:
     """A fresh database for one benchmark: PostgreSQL ``bench_<name>`` or an SQLite temp file."""
 
-    def __init__(self, kind: str, name: str):
+    def __init__(self, kind: str, name: str, root: Path = ROOT):
         if kind not in ("postgres", "sqlite", "none"):
             raise ValueError(f"unknown database {kind!r}")
         self.kind = kind
         self.name = f"bench_{name}"
+        self.root = root
         self.tmpdir: str | None = None
         self.url = ""
 
@@ -88,7 +86,7 @@ class Database:
         env = dict(os.environ, DATABASE_URL=self.url, CLARITY_ENV="development")
         proc = subprocess.run(
             [str(VENV_BIN / "flask"), "--app", "wsgi", *args],
-            cwd=ROOT,
+            cwd=self.root,
             env=env,
             capture_output=True,
             text=True,
@@ -102,187 +100,13 @@ class Database:
         if self.kind != "none":
             self.flask("db", "upgrade", timeout=300)
 
-
-class PgStat:
-    """Counts the run database's connections in pg_stat_activity, by state."""
-
-    def __init__(self, dbname: str):
+    def rows(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """One statement on this PostgreSQL database (autocommit); its rows, if any."""
         import psycopg
 
-        self.dbname = dbname
-        self.conn = psycopg.connect(PG_ADMIN, autocommit=True)
-
-    def sample(self) -> tuple[dict[str, int], float]:
-        """Connections by state, and the age in ms of the oldest open transaction."""
-        rows = self.conn.execute(
-            "select coalesce(state, 'none'), count(*), "
-            "coalesce(max(extract(epoch from now() - xact_start)) * 1000, 0) "
-            "from pg_stat_activity where datname = %s and pid <> pg_backend_pid() group by 1",
-            (self.dbname,),
-        ).fetchall()
-        counts = {state: int(count) for state, count, _ in rows}
-        oldest = max((float(age) for state, _, age in rows if state != "idle"), default=0.0)
-        return counts, oldest
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-# --------------------------------------------------------------------------- /proc
-
-
-def proc_cpu_s(pid: int, reaped: bool = False) -> float:
-    """utime + stime of a process (all its threads), in seconds; 0 if it is gone.
-
-    With `reaped`, add cutime + cstime: the CPU of children it has already waited for.
-    """
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = int(fields[11]) + int(fields[12])
-    if reaped:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / CLK_TCK
-
-
-def proc_mem_kb(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) in KiB from /proc/<pid>/smaps_rollup; (0, 0) if it is gone."""
-    rss = pss = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("Rss:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("Pss:"):
-                    pss = int(line.split()[1])
-    except OSError:
-        pass
-    return rss, pss
-
-
-def proc_fds(pid: int) -> int:
-    try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return 0
-
-
-def children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            return [int(p) for p in fh.read().split()]
-    except OSError:
-        return []
-
-
-class PgBackendCpu:
-    """CPU of the PostgreSQL backends serving one database, exited ones included.
-
-    Each `update()` (the sampler calls it every tick) reads every live backend whose command
-    line names the database; a backend that exits keeps the last value seen. Other
-    databases' backends (tests running elsewhere on the machine) are not counted.
-    """
-
-    def __init__(self, dbname: str):
-        self.marker = f" {dbname} "
-        self.first: dict[int, float] = {}
-        self.last: dict[int, float] = {}
-        self.lock = threading.Lock()
-
-    def update(self) -> None:
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                    cmdline = fh.read()
-            except OSError:
-                continue
-            if not cmdline.startswith(b"postgres: ") or self.marker.encode() not in cmdline:
-                continue
-            pid = int(entry)
-            cpu = proc_cpu_s(pid)
-            with self.lock:
-                self.first.setdefault(pid, cpu)
-                self.last[pid] = cpu
-
-    def mark(self) -> dict[int, float]:
-        """The current per-backend values: pass to `since()` later."""
-        self.update()
-        with self.lock:
-            return dict(self.last)
-
-    def since(self, mark: dict[int, float]) -> float:
-        self.update()
-        with self.lock:
-            return sum(cpu - mark.get(pid, 0.0) for pid, cpu in self.last.items())
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine from /proc/stat."""
-    with open("/proc/stat") as fh:
-        values = [int(v) for v in fh.readline().split()[1:]]
-    idle = values[3] + values[4]
-    total = sum(values[:8])
-    return float(total - idle), float(total)
-
-
-def machine_info() -> dict[str, Any]:
-    with open("/proc/meminfo") as fh:
-        mem_kb = int(fh.readline().split()[1])
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    import gevent
-    import gunicorn
-
-    return {
-        "cores": os.cpu_count(),
-        "cpu_model": model,
-        "mem_gib": round(mem_kb / 1024 / 1024, 1),
-        "kernel": os.uname().release,
-        "python": sys.version.split()[0],
-        "gevent": gevent.__version__,
-        "gunicorn": gunicorn.__version__,
-        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "somaxconn": _read("/proc/sys/net/core/somaxconn"),
-        "ip_local_port_range": _read("/proc/sys/net/ipv4/ip_local_port_range"),
-    }
-
-
-def app_digest() -> dict[str, Any]:
-    """A digest of the served code (clarity_api/, wsgi.py, gunicorn.conf.py, migrations/):
-    the tree has no commits yet and changes while we measure, so results name what ran."""
-    files = sorted(
-        [*ROOT.glob("clarity_api/**/*.py"), *ROOT.glob("migrations/**/*.py")]
-        + [p for p in (ROOT / "wsgi.py", ROOT / "gunicorn.conf.py") if p.exists()]
-    )
-    digest = hashlib.sha256()
-    newest = 0.0
-    for path in files:
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
-        newest = max(newest, path.stat().st_mtime)
-    return {
-        "sha256_12": digest.hexdigest()[:12],
-        "files": len(files),
-        "newest_mtime_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(newest)),
-    }
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path) as fh:
-            return fh.read().strip().replace("\t", " ")
-    except OSError:
-        return "?"
+        with psycopg.connect(PG_ADMIN, dbname=self.name, autocommit=True) as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
 
 
 # --------------------------------------------------------------------------- gunicorn
@@ -299,6 +123,7 @@ class Server:
     log_path: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     gc_log: str = ""  # set: serve through bench/gc_probe_conf.py, logging GC pauses here
+    root: Path = ROOT  # the checkout served
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
@@ -306,7 +131,7 @@ class Server:
         gunicorn = str(VENV_BIN / "gunicorn")
         conf = self.base_conf()
         if self.gc_log:
-            conf = "bench/gc_probe_conf.py"
+            conf = str(ROOT / "bench" / "gc_probe_conf.py")
         if self.app == "bare":
             return [gunicorn, "-c", conf, "bench.bare_app:app"]
         return [gunicorn, "-c", conf, "wsgi:app"]
@@ -314,8 +139,7 @@ class Server:
     def base_conf(self) -> str:
         return "bench/bare_gunicorn_conf.py" if self.app == "bare" else "gunicorn.conf.py"
 
-    def start(self, ready_timeout: float = 90.0) -> None:
-        self.port = free_port()
+    def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             PORT=str(self.port),
@@ -331,24 +155,31 @@ class Server:
             env["BENCH_GC_LOG"] = self.gc_log
             env["BENCH_BASE_CONF"] = self.base_conf()
         env.update(self.extra_env)
+        return env
+
+    def start(self, ready_timeout: float = 90.0) -> None:
+        self.port = free_port()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 self.command(),
-                cwd=ROOT,
-                env=env,
+                cwd=ROOT if self.app == "bare" else self.root,
+                env=self.env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        self._wait_ready(self.proc, ready_timeout)
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes], ready_timeout: float) -> None:
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited ({self.proc.returncode}):\n{self.log_tail()}")
+            if proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited ({proc.returncode}):\n{self.log_tail()}")
             # every worker must have loaded the app: a few more probes spread over them
             if (
-                len(children(self.proc.pid)) >= self.workers
+                len(children(proc.pid)) >= self.workers
                 and self._healthy()
                 and all(self._healthy() for _ in range(2 * self.workers))
             ):
@@ -390,9 +221,9 @@ class Server:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
 
-    def gc_pauses(self) -> tuple[list[list[Any]], list[list[int]]]:
+    def gc_pauses(self) -> tuple[list[GcPause], list[list[int]]]:
         """GC pauses >= 1 ms written by the probe at worker exit, and per-worker counts."""
-        pauses: list[list[Any]] = []
+        pauses: list[GcPause] = []
         counts: list[list[int]] = []
         if not self.gc_log:
             return pauses, counts
@@ -403,7 +234,7 @@ class Server:
             if not lines:
                 continue
             counts.append(json.loads(lines[0])["counts"])
-            pauses += [json.loads(line) for line in lines[1:]]
+            pauses += [GcPause(*json.loads(line)) for line in lines[1:]]
         return pauses, counts
 
     def log_tail(self, lines: int = 30) -> str:
@@ -413,57 +244,69 @@ class Server:
             return ""
 
 
-# --------------------------------------------------------------------------- sampling
+# --------------------------------------------------------------------------- what ran, where
 
 
-class Sampler(threading.Thread):
-    """Samples the server (and pg_stat_activity) every `interval` seconds in a thread."""
+def machine_info() -> dict[str, Any]:
+    with open("/proc/meminfo") as fh:
+        mem_kb = int(fh.readline().split()[1])
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
+        model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "")
+    import gevent
+    import gunicorn
 
-    def __init__(
-        self,
-        server: Server,
-        pg: PgStat | None,
-        interval: float = 0.5,
-        pg_cpu: PgBackendCpu | None = None,
-    ):
-        super().__init__(daemon=True)
-        self.server = server
-        self.pg = pg
-        self.pg_cpu = pg_cpu
-        self.interval = interval
-        self.samples: list[dict[str, Any]] = []
-        self._stop_event = threading.Event()
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": model,
+        "mem_gib": round(mem_kb / 1024 / 1024, 1),
+        "kernel": os.uname().release,
+        "python": sys.version.split()[0],
+        "gevent": gevent.__version__,
+        "gunicorn": gunicorn.__version__,
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "somaxconn": _read("/proc/sys/net/core/somaxconn"),
+        "ip_local_port_range": _read("/proc/sys/net/ipv4/ip_local_port_range"),
+    }
 
-    def snapshot(self) -> dict[str, Any]:
-        pg: dict[str, Any] = {}
-        if self.pg is not None:  # first, and timed: it is matched against stream phases
-            before = time.monotonic()
-            pg["pg"], pg["pg_xact_max_ms"] = self.pg.sample()
-            pg["pg_t"] = [before, time.monotonic()]
-        workers = self.server.worker_pids()
-        mem = [proc_mem_kb(pid) for pid in workers]
-        sample: dict[str, Any] = {
-            "t": time.monotonic(),
-            "rss_kb": sum(m[0] for m in mem),
-            "pss_kb": sum(m[1] for m in mem),
-            "worker_rss_kb": [m[0] for m in mem],
-            "fds": sum(proc_fds(pid) for pid in workers),
-            "worker_fds": [proc_fds(pid) for pid in workers],
-        }
-        sample.update(pg)
-        if self.pg_cpu is not None:
-            self.pg_cpu.update()
-        return sample
 
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            try:
-                self.samples.append(self.snapshot())
-            except Exception as exc:  # a sample must never kill the run
-                self.samples.append({"t": time.monotonic(), "error": repr(exc)})
-            self._stop_event.wait(self.interval)
+def git_head(root: Path) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=7", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return out.stdout.strip() or "?"
 
-    def stop(self) -> list[dict[str, Any]]:
-        self._stop_event.set()
-        self.join(timeout=10)
-        return self.samples
+
+def app_digest(root: Path = ROOT) -> dict[str, Any]:
+    """A digest of the served code (clarity_api/, wsgi.py, gunicorn.conf.py, migrations/),
+    its commit, and its newest file: results name exactly what ran."""
+    files = sorted(
+        [*root.glob("clarity_api/**/*.py"), *root.glob("migrations/**/*.py")]
+        + [p for p in (root / "wsgi.py", root / "gunicorn.conf.py") if p.exists()]
+    )
+    digest = hashlib.sha256()
+    newest = 0.0
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+        newest = max(newest, path.stat().st_mtime)
+    return {
+        "sha256_12": digest.hexdigest()[:12],
+        "commit": git_head(root),
+        "root": str(root),
+        "files": len(files),
+        "newest_mtime_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(newest)),
+    }
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as fh:
+            return fh.read().strip().replace("\t", " ")
+    except OSError:
+        return "?"

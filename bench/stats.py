@@ -6,11 +6,20 @@ import bisect
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-# a client record: [index, scheduled, start, connected, headers, end, outcome, text_ok,
-#                   token_times, text]
-IDX, SCHED, START, CONN, HEAD, END, OUTCOME, TEXT_OK, TIMES, TEXT = range(10)
+from bench.records import StreamRecord
+
+
+@dataclass(slots=True)
+class Spread:
+    """Nearest-rank p50, p99 and the maximum of some values (None when there are none)."""
+
+    n: int = 0
+    p50: float | None = None
+    p99: float | None = None
+    max: float | None = None
 
 
 def pct(values: Sequence[float], q: float) -> float | None:
@@ -22,70 +31,95 @@ def pct(values: Sequence[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
-def spread(values: Sequence[float]) -> dict[str, Any]:
+def spread(values: Sequence[float]) -> Spread:
     if not values:
-        return {"n": 0, "p50": None, "p99": None, "max": None}
+        return Spread()
     ordered = sorted(values)
     n = len(ordered)
-    return {
-        "n": n,
-        "p50": ordered[max(1, math.ceil(0.5 * n)) - 1],
-        "p99": ordered[max(1, math.ceil(0.99 * n)) - 1],
-        "max": ordered[-1],
-    }
+    return Spread(
+        n=n,
+        p50=ordered[max(1, math.ceil(0.5 * n)) - 1],
+        p99=ordered[max(1, math.ceil(0.99 * n)) - 1],
+        max=ordered[-1],
+    )
 
 
-def analyse_streams(records: list[list[Any]], delay_ms: int, words: int = 12) -> dict[str, Any]:
+def gaps_ms(records: Sequence[StreamRecord]) -> list[float]:
+    """Every interval between consecutive tokens of a stream, all streams pooled."""
+    return [
+        (b - a) * 1000
+        for r in records
+        for a, b in zip(r.token_times, r.token_times[1:], strict=False)
+    ]
+
+
+@dataclass(slots=True)
+class StreamStats:
     """Successes, exact text, TTFT, every inter-token gap, durations, start lag (ms)."""
-    outcomes = Counter(r[OUTCOME] for r in records)
-    done = [r for r in records if r[OUTCOME] == "done"]
-    exact = sum(1 for r in done if r[TEXT_OK])
-    ttft = [(r[TIMES][0] - r[START]) * 1000 for r in records if r[TIMES]]
-    gaps = [(b - a) * 1000 for r in records for a, b in zip(r[TIMES], r[TIMES][1:], strict=False)]
-    durations = [(r[END] - r[START]) * 1000 for r in done]
-    start_lag = [(r[START] - r[SCHED]) * 1000 for r in records if r[START] is not None]
-    connect = [(r[CONN] - r[START]) * 1000 for r in records if r[CONN] is not None]
+
+    streams: int
+    succeeded: int
+    exact_text: int
+    outcomes: dict[str, int]
+    errors: dict[str, int]
+    error_samples: list[str]
+    mismatched_text_samples: list[str]
+    ttft_ms: Spread
+    gap_ms: Spread
+    duration_ms: Spread
+    connect_ms: Spread
+    start_lag_ms: Spread
+    ideal_ms: int
+    median_duration_over_ideal: float | None
+    first_start: float | None
+    last_end: float | None
+
+
+def analyse_streams(records: list[StreamRecord], delay_ms: int, words: int = 12) -> StreamStats:
+    outcomes = Counter(r.outcome for r in records)
+    done = [r for r in records if r.done]
+    durations = [(r.end - r.start) * 1000 for r in done if r.end is not None and r.start]
     ideal = words * delay_ms
     median_duration = pct(durations, 50)
-    bad_texts = [r[TEXT] for r in records if r[OUTCOME] == "done" and not r[TEXT_OK]][:3]
-    errors = {k: v for k, v in outcomes.items() if k != "done"}
-    samples = [r[TEXT] for r in records if r[OUTCOME] != "done" and r[TEXT]][:3]
-    return {
-        "streams": len(records),
-        "succeeded": len(done),
-        "exact_text": exact,
-        "outcomes": dict(outcomes),
-        "errors": errors,
-        "error_samples": samples,
-        "mismatched_text_samples": bad_texts,
-        "ttft_ms": spread(ttft),
-        "gap_ms": spread(gaps),
-        "duration_ms": spread(durations),
-        "connect_ms": spread(connect),
-        "start_lag_ms": spread(start_lag),
-        "ideal_ms": ideal,
-        "median_duration_over_ideal": (median_duration / ideal)
-        if median_duration and ideal
-        else None,
-        "first_start": min((r[START] for r in records if r[START]), default=None),
-        "last_end": max((r[END] for r in records if r[END]), default=None),
-    }
+    return StreamStats(
+        streams=len(records),
+        succeeded=len(done),
+        exact_text=sum(1 for r in done if r.text_ok),
+        outcomes=dict(outcomes),
+        errors={k: v for k, v in outcomes.items() if k != "done"},
+        error_samples=[r.text for r in records if not r.done and r.text][:3],
+        mismatched_text_samples=[r.text or "" for r in done if not r.text_ok][:3],
+        ttft_ms=spread(
+            [(r.token_times[0] - r.start) * 1000 for r in records if r.token_times and r.start]
+        ),
+        gap_ms=spread(gaps_ms(records)),
+        duration_ms=spread(durations),
+        connect_ms=spread(
+            [(r.connected - r.start) * 1000 for r in records if r.connected and r.start]
+        ),
+        start_lag_ms=spread(
+            [(r.start - r.scheduled) * 1000 for r in records if r.start is not None]
+        ),
+        ideal_ms=ideal,
+        median_duration_over_ideal=(median_duration / ideal) if median_duration and ideal else None,
+        first_start=min((r.start for r in records if r.start), default=None),
+        last_end=max((r.end for r in records if r.end), default=None),
+    )
 
 
 class OpenStreams:
     """How many streams were open / pacing at a given monotonic time."""
 
-    def __init__(self, records: list[list[Any]]):
-        usable = [r for r in records if r[START] is not None and r[END] is not None]
-        self.starts = sorted(r[START] for r in usable)
-        self.ends = sorted(r[END] for r in usable)
-        with_tokens = [r for r in usable if r[TIMES]]
-        self.first = sorted(r[TIMES][0] for r in with_tokens)
-        self.last = sorted(r[TIMES][-1] for r in with_tokens)
+    def __init__(self, records: list[StreamRecord]):
+        usable = [(r.start, r.end, r.token_times) for r in records if r.start and r.end]
+        self.starts = sorted(start for start, _, _ in usable)
+        self.ends = sorted(end for _, end, _ in usable)
+        self.first = sorted(times[0] for _, _, times in usable if times)
+        self.last = sorted(times[-1] for _, _, times in usable if times)
         # when a stream may touch the database: from its start to its first token, and from
         # its last token to its end (streams without tokens: the whole of it)
-        self.db_phases = [(r[START], r[TIMES][0] if r[TIMES] else r[END]) for r in usable] + [
-            (r[TIMES][-1], r[END]) for r in with_tokens
+        self.db_phases = [(s, t[0] if t else e) for s, e, t in usable] + [
+            (t[-1], e) for _, e, t in usable if t
         ]
 
     def open_at(self, t: float) -> int:
@@ -111,8 +145,8 @@ def fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-def fmt_spread(s: dict[str, Any], digits: int = 1) -> str:
-    return " / ".join(fmt(s[k], digits) for k in ("p50", "p99", "max"))
+def fmt_spread(s: Spread, digits: int = 1) -> str:
+    return " / ".join(fmt(v, digits) for v in (s.p50, s.p99, s.max))
 
 
 def table(title: str, rows: list[tuple[str, str]]) -> str:
@@ -122,9 +156,13 @@ def table(title: str, rows: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def target_rows(targets: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
-    rows = []
-    for name, t in targets.items():
-        mark = "PASS" if t["pass"] else ("FAIL" if t["pass"] is False else "n/a")
-        rows.append((f"target: {name}", f"{fmt(t['value'], 2)} vs {t['limit']}  {mark}"))
-    return rows
+def gaps_between(records: Sequence[StreamRecord], start: float, end: float) -> Spread:
+    """Inter-token gaps (ms) that overlap [start, end] (monotonic)."""
+    return spread(
+        [
+            (b - a) * 1000
+            for r in records
+            for a, b in zip(r.token_times, r.token_times[1:], strict=False)
+            if b >= start and a <= end
+        ]
+    )
