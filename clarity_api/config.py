@@ -79,6 +79,12 @@ class Config:
     COACH_API_KEY = os.environ.get("COACH_API_KEY", "not-needed")
     COACH_MODEL = os.environ.get("COACH_MODEL", "llama3.2")
     COACH_TIMEOUT_S = float(os.environ.get("COACH_TIMEOUT_S", "60"))
+    # The model's reply is bounded twice: the provider is asked for at most this many tokens
+    # (sent as COACH_MAX_TOKENS_FIELD: max_tokens, or max_completion_tokens for OpenAI's
+    # reasoning models), and a reply that still passes COACH_MAX_REPLY_CHARS is stopped.
+    COACH_MAX_OUTPUT_TOKENS = int(os.environ.get("COACH_MAX_OUTPUT_TOKENS", "800"))
+    COACH_MAX_TOKENS_FIELD = os.environ.get("COACH_MAX_TOKENS_FIELD", "max_tokens")
+    COACH_MAX_REPLY_CHARS = int(os.environ.get("COACH_MAX_REPLY_CHARS", "8000"))
 
     # Password hashing runs on a thread pool; this bounds how many hash at once per worker.
     HASH_THREADS = int(os.environ.get("HASH_THREADS", "2"))

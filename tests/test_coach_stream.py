@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from clarity_api.coach import make_coach
 from clarity_api.extensions import db
 from clarity_api.models import BlockedMessageCount
 from clarity_api.safety.crisis import RESOURCES, SAFETY_MESSAGE
@@ -115,6 +118,30 @@ def test_provider_dropping_mid_reply_ends_with_error(
     assert events[0] == ("token", {"content": "One"})
     assert events[-1][1]["error"] == "COACH_UNAVAILABLE"
     assert not any(name == "done" for name, _ in events)
+    assert current_step(client, auth_headers, session_id) == "receive"
+
+
+def test_a_runaway_reply_ends_with_a_final_error_and_session_stays(
+    app,
+    client,
+    auth_headers,
+    session_id,
+    fake_provider,
+):
+    bounded = make_coach({**app.config, "COACH_MAX_REPLY_CHARS": 50})
+    app.extensions["clarity_replies"] = replace(app.extensions["clarity_replies"], coach=bounded)
+    fake_provider.behave(pieces=["word " * 4] * 100)  # 2,000 characters, past the bound
+    events = stream(client, auth_headers, session_id)
+    tokens = "".join(data["content"] for name, data in events if name == "token")
+    assert tokens == "word " * 8  # two pieces fit in 50 characters, the third would not
+    assert events[-1] == (
+        "error",
+        {
+            "error": "COACH_REPLY_TOO_LONG",
+            "message": events[-1][1]["message"],
+            "retryable": False,
+        },
+    )
     assert current_step(client, auth_headers, session_id) == "receive"
 
 

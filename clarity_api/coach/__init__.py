@@ -42,5 +42,8 @@ def make_coach(config: dict[str, Any]) -> Coach:
             model=config["COACH_MODEL"],
             timeout_s=config["COACH_TIMEOUT_S"],
             ping_interval_s=ping_interval,
+            max_output_tokens=config["COACH_MAX_OUTPUT_TOKENS"],
+            max_reply_chars=config["COACH_MAX_REPLY_CHARS"],
+            max_tokens_field=config["COACH_MAX_TOKENS_FIELD"],
         )
     raise ValueError(f"COACH_PROVIDER must be 'scripted' or 'openai', not {provider!r}")

@@ -8,7 +8,14 @@ from collections.abc import Generator, Iterable, Iterator
 import openai
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
-from clarity_api.coach.base import CoachRequest, CoachUnavailable, ReplyItem, Turn, Usage
+from clarity_api.coach.base import (
+    CoachError,
+    CoachRequest,
+    CoachUnavailable,
+    ReplyItem,
+    Turn,
+    Usage,
+)
 from clarity_api.coach.prompts import system_prompt
 from clarity_api.coach.pump import pump
 from clarity_api.safety.redaction import redact
@@ -19,6 +26,17 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 5.0
 # The openai client's own backoff before its 1st and 2nd retry (0.5 s doubling, minus jitter).
 _RETRY_BACKOFF_S = (0.5, 1.0)
+# The request field that caps the reply: OpenAI's current name, or the older one that local
+# servers (Ollama, LM Studio) read. Never both: OpenAI rejects a request that sets the two.
+MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
+
+
+class CoachReplyTooLong(CoachError):
+    """The provider kept going past the character bound (it ignored the token cap)."""
+
+    error = "COACH_REPLY_TOO_LONG"
+    default_message = "The coach's reply ran too long and was stopped. Please try rephrasing."
+    retryable = False  # the same message would likely run away again
 
 
 def retries_within(timeout_s: float) -> int:
@@ -46,10 +64,18 @@ class OpenAICoach:
         model: str,
         timeout_s: float,
         ping_interval_s: float = 15.0,
+        max_output_tokens: int = 800,
+        max_reply_chars: int = 8000,
+        max_tokens_field: str = "max_tokens",
     ) -> None:
+        if max_tokens_field not in MAX_TOKENS_FIELDS:
+            raise ValueError(f"max_tokens_field must be one of {MAX_TOKENS_FIELDS}")
         self.model = model
         self.timeout_s = timeout_s
         self.ping_interval_s = ping_interval_s
+        self.max_output_tokens = max_output_tokens
+        self.max_reply_chars = max_reply_chars
+        self.max_tokens_field = max_tokens_field
         # One client per process: it pools connections to the provider across replies.
         # Its timeouts bound each attempt; pump enforces the overall deadline on top.
         self._client = openai.OpenAI(
@@ -71,6 +97,10 @@ class OpenAICoach:
         """Close the pooled connections (tests, shutdown); the coach is unusable after."""
         self._client.close()
 
+    def _cap(self, field: str) -> int | openai.Omit:
+        """The token cap for the configured field; the other field is left out."""
+        return self.max_output_tokens if field == self.max_tokens_field else openai.omit
+
     def _stream(self, request: CoachRequest) -> Iterator[ReplyItem]:
         """The provider's reply as ReplyItems; runs in pump's greenlet."""
         try:
@@ -79,9 +109,11 @@ class OpenAICoach:
                 messages=build_messages(request),
                 stream=True,
                 stream_options={"include_usage": True},
+                max_tokens=self._cap("max_tokens"),
+                max_completion_tokens=self._cap("max_completion_tokens"),
             )
             with stream:  # closes the HTTP response however this generator ends
-                yield from read_reply(stream)
+                yield from read_reply(stream, self.max_reply_chars)
         except openai.OpenAIError as error:
             # Connection, HTTP and in-stream errors, a connect timeout included. (Reads never
             # time out here: their timeout equals pump's deadline, which started earlier.)
@@ -111,18 +143,22 @@ def _turn_message(turn: Turn) -> ChatCompletionMessageParam:
     return {"role": "user", "content": redact(turn.content)}
 
 
-def read_reply(chunks: Iterable[ChatCompletionChunk]) -> Iterator[ReplyItem]:
+def read_reply(chunks: Iterable[ChatCompletionChunk], max_chars: int) -> Iterator[ReplyItem]:
     """Text pieces as they arrive, then the usage if reported. No text at all is no reply.
 
-    Malformed chunks surface as exceptions (bad JSON, missing fields); pump maps those to
-    CoachUnavailable.
+    A reply that would pass `max_chars` ends with CoachReplyTooLong before the piece that
+    crosses the bound, and nothing more is read. Malformed chunks surface as exceptions (bad
+    JSON, missing fields); pump maps those to CoachUnavailable.
     """
     usage: Usage | None = None
-    replied = False
+    replied = 0  # characters relayed so far
     for chunk in chunks:
         text = _text(chunk)
         if text:
-            replied = True
+            replied += len(text)
+            if replied > max_chars:
+                log.warning("coach reply passed %d characters: stopped", max_chars)
+                raise CoachReplyTooLong()
             yield text
         usage = _usage(chunk) or usage
     if not replied:

@@ -21,7 +21,7 @@ from clarity_api.coach.base import (
     Turn,
     Usage,
 )
-from clarity_api.coach.openai_coach import OpenAICoach, retries_within
+from clarity_api.coach.openai_coach import CoachReplyTooLong, OpenAICoach, retries_within
 from clarity_api.coach.prompts import system_prompt
 from clarity_api.coach.pump import PRODUCER_NAME, pump
 from clarity_api.safety.redaction import redact
@@ -50,13 +50,14 @@ def coach(fake_provider: FakeProvider) -> Iterator[OpenAICoach]:  # noqa: F811
     coach.close()
 
 
-def make_coach(provider: FakeProvider, timeout_s: float) -> OpenAICoach:
+def make_coach(provider: FakeProvider, timeout_s: float, **bounds: Any) -> OpenAICoach:
     return OpenAICoach(
         base_url=provider.base_url,
         api_key="test-key",
         model="fake-model",
         timeout_s=timeout_s,
         ping_interval_s=PING_S,
+        **bounds,
     )
 
 
@@ -119,6 +120,74 @@ def test_request_streams_with_usage_and_the_configured_model(
     assert body["model"] == "fake-model"
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
+
+
+def test_request_asks_for_at_most_the_configured_output_tokens(
+    fake_provider: FakeProvider,  # noqa: F811
+) -> None:
+    coach = make_coach(fake_provider, DEADLINE_S, max_output_tokens=321)
+    try:
+        ask(coach)
+    finally:
+        coach.close()
+
+    [body] = fake_provider.requests
+    assert body["max_tokens"] == 321
+    assert "max_completion_tokens" not in body  # OpenAI rejects a request with both
+
+
+def test_the_cap_goes_as_max_completion_tokens_when_configured(
+    fake_provider: FakeProvider,  # noqa: F811
+) -> None:
+    coach = make_coach(
+        fake_provider, DEADLINE_S, max_output_tokens=64, max_tokens_field="max_completion_tokens"
+    )
+    try:
+        ask(coach)
+    finally:
+        coach.close()
+
+    [body] = fake_provider.requests
+    assert body["max_completion_tokens"] == 64
+    assert "max_tokens" not in body
+
+
+def test_an_unknown_cap_field_is_refused(fake_provider: FakeProvider) -> None:  # noqa: F811
+    with pytest.raises(ValueError, match="max_tokens_field"):
+        make_coach(fake_provider, DEADLINE_S, max_tokens_field="max_new_tokens")
+
+
+def test_a_reply_past_the_character_bound_ends_with_a_final_error(
+    fake_provider: FakeProvider,  # noqa: F811
+) -> None:
+    # A provider that ignores the token cap and sends 2 MB.
+    fake_provider.behave(pieces=["x" * 1000] * 2000)
+    coach = make_coach(fake_provider, DEADLINE_S, max_reply_chars=4500)
+    relayed: list[ReplyItem] = []
+
+    with pytest.raises(CoachReplyTooLong) as raised:
+        for item in coach.reply(CoachRequest(step="receive", content=MESSAGE)):
+            relayed.append(item)
+    coach.close()
+
+    assert len("".join(texts(relayed))) == 4000  # the piece that crosses the bound is not sent
+    assert not any(isinstance(item, Usage) for item in relayed)
+    assert raised.value.error == "COACH_REPLY_TOO_LONG"
+    assert raised.value.retryable is False
+
+
+def test_a_reply_of_exactly_the_bound_is_relayed_whole(
+    fake_provider: FakeProvider,  # noqa: F811
+) -> None:
+    fake_provider.behave(pieces=["x" * 1000] * 4)
+    coach = make_coach(fake_provider, DEADLINE_S, max_reply_chars=4000)
+    try:
+        items = ask(coach)
+    finally:
+        coach.close()
+
+    assert len("".join(texts(items))) == 4000
+    assert items[-1] == Usage(input_tokens=12, output_tokens=3)
 
 
 @pytest.mark.parametrize("step", ["receive", "options", "commit"])
