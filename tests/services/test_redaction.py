@@ -43,6 +43,39 @@ def test_redact_replaces_phone_numbers(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        # dialled from abroad with 00 or 011 instead of "+"
+        ("Ring 0044 20 7946 0958 after six", "Ring [phone] after six"),
+        ("00442079460958", "[phone]"),
+        ("Llámame al 0034 612 345 678", "Llámame al [phone]"),
+        ("From the US: 011 44 20 7946 0958", "From the US: [phone]"),
+        # United Kingdom, with the trunk 0
+        ("My number is 020 7946 0958.", "My number is [phone]."),
+        ("020-7946-0958 or 02079460958", "[phone] or [phone]"),
+        ("(020) 7946 0958", "[phone]"),
+        ("Mobile 07700 900123, office 0161 496 0000", "Mobile [phone], office [phone]"),
+        ("01632 960 123", "[phone]"),
+        ("call 020 7946 0958 2 times", "call [phone] 2 times"),
+        # North America
+        ("Call (415) 555-0134 today", "Call [phone] today"),
+        ("415-555-0134 or 415.555.0134", "[phone] or [phone]"),
+        ("+1 415 555 0134", "[phone]"),
+        ("1-800-555-0199, 1 (415) 555-0134, 1 415 555 0134", "[phone], [phone], [phone]"),
+        # Spain
+        ("Móvil 612 34 56 78", "Móvil [phone]"),
+        ("Fijo 91 123 45 67 o 93 123 45 67", "Fijo [phone] o [phone]"),
+        ("912 345 678", "[phone]"),
+        # France and Germany, national formats
+        ("06 12 34 56 78 or 06.12.34.56.78", "[phone] or [phone]"),
+        ("Ruf 030 1234567 an", "Ruf [phone] an"),
+    ],
+)
+def test_redact_replaces_national_phone_formats(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
         ("Card 4111 1111 1111 1111 expires soon", "Card [card] expires soon"),
         ("Card 4111-1111-1111-1111", "Card [card]"),
         ("Card 4111111111111111", "Card [card]"),
@@ -96,6 +129,7 @@ def test_redact_takes_cards_before_phones() -> None:
     # Read as phones, its groups would give "[phone] [phone]" or a partial phone.
     assert redact("4111 1111 1111 1111") == "[card]"
     assert redact("6011 0009 9013 9424") == "[card]"
+    assert redact("Card 4111 1111 1111 1111, phone 020 7946 0958") == "Card [card], phone [phone]"
 
 
 def test_redact_handles_a_message_with_everything() -> None:
@@ -137,6 +171,16 @@ def test_redact_handles_a_message_with_everything() -> None:
         "I was tired.Me too",
         "Meet me @ the cafe",
         "+5 10 times",
+        # times, prices, dates and references that share a phone's digits and separators
+        "Let's talk at 10:30, or 10.30-11.45, or 08:30-09:45",
+        "It was $1,299.99, now 1.299,99 € or 0,99 €",
+        "On 2025-12-22, 22/12/2025, 01/12/2025 or 01.12.2025",
+        "My order #123456789 and ref 2025-0042",
+        "Pedido 0012345678, factura INV-2025-000123",
+        "IBAN ES91 2100 0418 4502 0005 1332",
+        "Tracking 1Z999AA10123456784",
+        "Lottery 10 11 12 13 14, rooms 0042 and 0043",
+        "0044 20",
     ],
 )
 def test_redact_leaves_everything_else_alone(text: str) -> None:
