@@ -42,6 +42,9 @@ class Config:
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
     JWT_TOKEN_LOCATION = ["headers"]
     JWT_ERROR_MESSAGE_KEY = "message"
+    # An access token from a sign-in counts as recent this long: the account can then be
+    # deleted without the password (API.md, DELETE /auth/me).
+    RECENT_SIGN_IN = timedelta(minutes=10)
 
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
     # Per worker. Short transactions only (no stream holds a connection), but a burst of new
@@ -94,6 +97,9 @@ class Config:
         "standard": {"devices": 2, "sessions": 100, "window": "month"},
         "pro": {"devices": 3, "sessions": None, "window": "month"},
     }
+
+    # Reported by /auth/config/features.
+    APP_VERSION = os.environ.get("APP_VERSION") or "1.0.0"
 
     API_TITLE = "Clarity API"
     API_VERSION = "1.0.0"

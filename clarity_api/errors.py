@@ -99,6 +99,28 @@ class DeviceNotBound(ClarityError):
     default_message = "This device is not registered to this account."
 
 
+class CannotRemoveCurrentDevice(ClarityError):
+    error = "CANNOT_REMOVE_CURRENT_DEVICE"
+    default_message = "This is the device you are signed in on; remove it from another device."
+
+
+class RemovalLimitExceeded(ClarityError):
+    status_code = 429
+    error = "REMOVAL_LIMIT_EXCEEDED"
+    default_message = "Only one device can be removed per day. Try again tomorrow."
+
+
+class LoginNotFound(ClarityError):
+    status_code = 404
+    error = "LOGIN_NOT_FOUND"
+    default_message = "No such sign-in on this account."
+
+
+class RecentLoginRequired(Unauthorized):
+    error = "RECENT_LOGIN_REQUIRED"
+    default_message = "Sign in again to delete your account."
+
+
 class MissingDeviceFingerprint(ClarityError):
     error = "MISSING_DEVICE_FINGERPRINT"
     default_message = "The X-Device-Fingerprint header is required."

@@ -6,8 +6,18 @@ from clarity_api.web.parsing import ClarityApi
 
 
 def register_blueprints(api: ClarityApi) -> None:
-    from clarity_api.api import account, auth, devices, docs, health, solve_sessions
+    from clarity_api.api import (
+        account,
+        auth,
+        devices,
+        docs,
+        features,
+        health,
+        logins,
+        solve_sessions,
+    )
 
     docs.register_components(api)
-    for module in (auth, account, devices, solve_sessions, health):
+    for module in (auth, account, devices, logins, features, solve_sessions, health):
         api.register_blueprint(module.blp)
+    api.register_blueprint(account.app_blp)

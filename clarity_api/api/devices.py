@@ -8,9 +8,9 @@ from flask_jwt_extended import get_jwt
 
 from clarity_api.api.docs import id_parameter, links
 from clarity_api.extensions import db
-from clarity_api.schemas.auth import DeviceListSchema
+from clarity_api.schemas.auth import DeviceSchema
 from clarity_api.services import devices
-from clarity_api.web.auth import signed_in, signed_in_user_id
+from clarity_api.web.auth import signed_in, signed_in_user_id, signed_in_without_budget
 from clarity_api.web.openapi import errors
 from clarity_api.web.parsing import ClarityBlueprint
 
@@ -19,7 +19,7 @@ blp = ClarityBlueprint("devices", __name__, url_prefix="/auth/devices", descript
 
 @blp.route("", methods=["GET"])
 @signed_in
-@blp.response(200, DeviceListSchema)
+@blp.response(200, DeviceSchema(many=True))
 @blp.doc(
     responses={
         200: {
@@ -27,26 +27,18 @@ blp = ClarityBlueprint("devices", __name__, url_prefix="/auth/devices", descript
                 "/auth/devices/{device_id}",
                 {"ForgetDevice": "delete"},
                 "device_id",
-                "$response.body#/devices/0/id",
+                "$response.body#/0/id",
             )
         }
     },
 )
 def list_devices() -> Any:
-    """This account's devices; `is_current` marks the one this token signed in on."""
+    """This account's devices, oldest first; `is_current` (and `is_active`) marks this one."""
     current_device = devices.current_id(get_jwt()["lid"])
-    items = [
-        {
-            "id": d.id,
-            "device_name": d.device_name,
-            "platform": d.platform,
-            "created_at": d.created_at,
-            "last_active_at": d.last_active_at,
-            "is_current": d.id == current_device,
-        }
+    return [
+        {"device": d, "is_current": d.id == current_device}
         for d in devices.list_for(signed_in_user_id())
     ]
-    return {"devices": items}
 
 
 @blp.route(
@@ -54,11 +46,24 @@ def list_devices() -> Any:
     methods=["DELETE"],
     parameters=[id_parameter("device_id", "device", "404 DEVICE_NOT_FOUND")],
 )
-@signed_in
+@signed_in_without_budget
 @blp.response(204)
-@errors(404, e404="DEVICE_NOT_FOUND")
+@errors(
+    400,
+    404,
+    429,
+    e400="CANNOT_REMOVE_CURRENT_DEVICE: the device of the login making the request",
+    e404="DEVICE_NOT_FOUND",
+    e429="REMOVAL_LIMIT_EXCEEDED: one device removal per account per UTC day (Retry-After "
+    "says when the next is possible)",
+)
 def delete_device(device_id: str) -> Any:
-    """Forget a device; its logins are revoked. Unknown or someone else's: 404."""
-    devices.forget(signed_in_user_id(), device_id)
+    """Forget a device; its logins are revoked.
+
+    Unknown or someone else's: 404. Not the device this request signs in on, and at most one
+    removal per account per UTC day.
+    """
+    current_device = devices.current_id(get_jwt()["lid"])
+    devices.forget(signed_in_user_id(), device_id, current_device)
     db.session.commit()
     return None

@@ -139,8 +139,13 @@ class SolveSessionItem(MethodView):
         e409="INVALID_TRANSITION: the session is not active",
     )
     def patch(self, body: dict[str, Any], session_id: str) -> Any:
-        """Complete or abandon an active session; anything else is 409 INVALID_TRANSITION."""
-        solve_session = solving.change_status(signed_in_user_id(), session_id, body["status"])
+        """Close an active session, commit to a first step, set a reminder or the locale.
+
+        `status` changes only an active session (else 409 INVALID_TRANSITION, and nothing of
+        the request changes); `reminder_time` and `locale` may be set at any status;
+        `first_step_action` is checked and never stored.
+        """
+        solve_session = solving.update_session(signed_in_user_id(), session_id, body)
         db.session.commit()
         return solve_session
 

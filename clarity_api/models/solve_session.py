@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, Integer
+from sqlalchemy import Date, Enum, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clarity_api.clock import utcnow
@@ -50,6 +50,12 @@ class SolveSession(db.Model):  # type: ignore[name-defined]
     # The person's last move: opening the session, a message answered (blocked ones too, so the
     # row does not tell them apart), a step advanced, or a PATCH.
     last_active_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The session's last change of step, status or fields (what the app shows as "updated").
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the person committed to a first step; the step itself is never stored.
+    committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminder_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locale: Mapped[str | None] = mapped_column(String(35))
 
     user: Mapped[User] = relationship(back_populates="solve_sessions")
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Enum, ForeignKey, Integer, String
+from sqlalchemy import Date, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clarity_api.clock import utcnow
@@ -26,6 +26,9 @@ class User(db.Model):  # type: ignore[name-defined]
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The UTC day of the last device removal: one a day, so a one-device tier cannot be
+    # handed from phone to phone.
+    device_removed_on: Mapped[date | None] = mapped_column(Date)
 
     subscription: Mapped[Subscription] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -68,7 +68,14 @@ class RefreshSchema(StrictSchema):
 
 
 class DeleteAccountSchema(StrictSchema):
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=128))
+    password = fields.String(
+        load_only=True,
+        validate=validate.Length(max=128),
+        metadata={
+            "description": "May be left out only within 10 minutes of signing in (register or "
+            "login, not a refresh); otherwise 401 RECENT_LOGIN_REQUIRED"
+        },
+    )
 
 
 class UserSchema(Schema):
@@ -94,6 +101,9 @@ class TokenSchema(Schema):
     refresh_token = fields.String(required=True)
     token_type = fields.String(required=True, validate=validate.OneOf(["bearer"]))
     expires_in = fields.Integer(required=True, metadata={"example": 3600})
+    user_id = fields.UUID(
+        required=True, metadata={"description": "user.id again (the shipped app reads it here)"}
+    )
     user = fields.Nested(UserSchema, required=True)
 
 
@@ -102,18 +112,51 @@ class MeSchema(UserSchema):
 
 
 class DeviceSchema(Schema):
-    id = fields.UUID(required=True)
-    device_name = fields.String(required=True, allow_none=True)
+    """Dumped from `{"device": Device, "is_current": bool}`."""
+
+    id = fields.UUID(required=True, attribute="device.id")
+    device_name = fields.String(required=True, allow_none=True, attribute="device.device_name")
     platform = fields.String(
-        required=True, allow_none=True, validate=validate.OneOf(PLATFORM_NAMES)
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(PLATFORM_NAMES),
+        attribute="device.platform",
     )
+    created_at = UTCDateTimeField(required=True, attribute="device.created_at")
+    last_active_at = UTCDateTimeField(required=True, attribute="device.last_active_at")
+    is_current = fields.Boolean(
+        required=True, metadata={"description": "The device of the login making the request"}
+    )
+    is_active = fields.Boolean(
+        required=True,
+        dump_only=True,
+        attribute="is_current",
+        metadata={"description": "The same as is_current (the shipped app reads this one)"},
+    )
+
+
+class SignInSchema(Schema):
+    """A sign-in as `GET /auth/sessions` lists it; no token material."""
+
+    id = fields.UUID(required=True)
+    device_id = fields.UUID(required=True)
+    device_name = fields.String(required=True, allow_none=True)
     created_at = UTCDateTimeField(required=True)
-    last_active_at = UTCDateTimeField(required=True)
+    last_used_at = UTCDateTimeField(
+        required=True, metadata={"description": "The sign-in or its last token refresh"}
+    )
+    expires_at = UTCDateTimeField(
+        required=True, metadata={"description": "When its refresh token lapses"}
+    )
     is_current = fields.Boolean(required=True)
 
 
-class DeviceListSchema(Schema):
-    devices = fields.List(fields.Nested(DeviceSchema), required=True)
+class FeaturesSchema(Schema):
+    payments_enabled = fields.Boolean(
+        required=True, metadata={"description": "The store webhook is configured"}
+    )
+    beta_mode = fields.Boolean(required=True, validate=validate.Equal(False))
+    app_version = fields.String(required=True, metadata={"example": "1.0.0"})
 
 
 # GET /auth/me/export is rendered by the service; these schemas only document it.
@@ -121,6 +164,11 @@ class ExportAccountSchema(Schema):
     id = fields.UUID(required=True)
     email = fields.String(required=True)
     created_at = UTCDateTimeField(required=True)
+    device_removed_on = fields.Date(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The UTC day of the last device removal (one a day)"},
+    )
 
 
 class ExportSubscriptionSchema(Schema):
@@ -160,6 +208,14 @@ class ExportSessionSchema(Schema):
         required=True,
         metadata={"description": "Opened, a message answered, or closed by the person"},
     )
+    updated_at = UTCDateTimeField(required=True)
+    committed_at = UTCDateTimeField(
+        required=True,
+        allow_none=True,
+        metadata={"description": "When the person committed to a first step (not the step)"},
+    )
+    reminder_time = UTCDateTimeField(required=True, allow_none=True)
+    locale = fields.String(required=True, allow_none=True)
     device_id = fields.UUID(required=True, allow_none=True)
 
 

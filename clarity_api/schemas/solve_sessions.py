@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from clarity_api.models import SessionStatus, SolveStep
 from clarity_api.schemas.auth import UsageSchema
@@ -12,12 +14,24 @@ STEP_NAMES = [s.value for s in SolveStep]
 STATUS_NAMES = [s.value for s in SessionStatus]
 
 
-class SessionSchema(Schema):
+class SessionSummarySchema(Schema):
+    """A session as `GET /sessions` lists it."""
+
     id = fields.UUID(required=True)
     status = fields.String(required=True, validate=validate.OneOf(STATUS_NAMES))
     current_step = fields.String(required=True, validate=validate.OneOf(STEP_NAMES))
     created_at = UTCDateTimeField(required=True)
     completed_at = UTCDateTimeField(required=True, allow_none=True)
+    updated_at = UTCDateTimeField(
+        required=True, metadata={"description": "The last change of step, status or fields"}
+    )
+
+
+class SessionSchema(SessionSummarySchema):
+    """One session, as `GET /sessions/{id}` and `PATCH` answer."""
+
+    reminder_time = UTCDateTimeField(required=True, allow_none=True)
+    locale = fields.String(required=True, allow_none=True)
 
 
 class SessionCreatedSchema(Schema):
@@ -48,16 +62,47 @@ class SessionQuerySchema(StrictSchema):
 
 
 class SessionListSchema(Schema):
-    sessions = fields.List(fields.Nested(SessionSchema), required=True)
+    sessions = fields.List(fields.Nested(SessionSummarySchema), required=True)
     total = fields.Integer(required=True, validate=validate.Range(min=0))
     limit = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
     offset = fields.Integer(required=True, validate=validate.Range(min=0))
 
 
+# A language tag (BCP 47 shape): a 2-3 letter language, then subtags such as a region.
+_LOCALE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
+
+
 class SessionUpdateSchema(StrictSchema):
+    """At least one field. `first_step_action` is checked and never stored."""
+
     status = fields.String(
-        required=True, validate=validate.OneOf([SessionStatus.COMPLETED, SessionStatus.ABANDONED])
+        validate=validate.OneOf([SessionStatus.COMPLETED, SessionStatus.ABANDONED])
     )
+    first_step_action = TrimmedString(
+        load_only=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={
+            "pattern": r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+            "description": "What the person commits to do, 1-500 characters after trimming; "
+            "never stored (the session keeps only when they committed)",
+        },
+    )
+    reminder_time = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "An ISO 8601 instant, or null to clear it"}
+    )
+    locale = fields.String(
+        allow_none=True,
+        validate=[validate.Length(min=2, max=35), validate.Regexp(_LOCALE)],
+        metadata={"description": "A language tag such as en, es or es-MX", "example": "es-MX"},
+    )
+
+    @validates_schema
+    def _not_empty(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError(
+                "Send at least one of status, first_step_action, reminder_time, locale.",
+                field_name="status",
+            )
 
 
 # Lengths count after trimming, so the text must hold something besides whitespace.

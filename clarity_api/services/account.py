@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from clarity_api.clock import isoformat
-from clarity_api.errors import InvalidCredentials
+from clarity_api.errors import InvalidCredentials, RecentLoginRequired
 from clarity_api.extensions import db
 from clarity_api.models import Device, Login, SolveSession, UsageCounter, User
 from clarity_api.services import quota
@@ -40,6 +40,9 @@ def export(user: User) -> dict[str, Any]:
             "id": str(user.id),
             "email": user.email,
             "created_at": isoformat(user.created_at),
+            "device_removed_on": user.device_removed_on.isoformat()
+            if user.device_removed_on
+            else None,
         },
         "tier": user.tier,
         "subscription": {
@@ -96,12 +99,22 @@ def _session(solve_session: SolveSession) -> dict[str, Any]:
         "created_at": isoformat(solve_session.created_at),
         "completed_at": isoformat(solve_session.completed_at),
         "last_active_at": isoformat(solve_session.last_active_at),
+        "updated_at": isoformat(solve_session.updated_at),
+        "committed_at": isoformat(solve_session.committed_at),
+        "reminder_time": isoformat(solve_session.reminder_time),
+        "locale": solve_session.locale,
         "device_id": str(solve_session.device_id) if solve_session.device_id else None,
     }
 
 
-def delete(user: User, password: str) -> None:
-    """Erase the account and everything tied to it (database cascades do the rest)."""
-    if not verify_password(user.password_hash, password):
+def delete(user: User, password: str | None, signed_in_recently: bool) -> None:
+    """Erase the account and everything tied to it (database cascades do the rest).
+
+    The password may be left out only right after signing in (the shipped app sends none).
+    """
+    if password is None:
+        if not signed_in_recently:
+            raise RecentLoginRequired()
+    elif not verify_password(user.password_hash, password):
         raise InvalidCredentials("The password is incorrect.")
     db.session.execute(db.delete(User).where(User.id == user.id))

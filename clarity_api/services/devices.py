@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import uuid
+from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 
 from clarity_api.clock import utcnow
 from clarity_api.errors import (
+    CannotRemoveCurrentDevice,
     DeviceLimitReached,
     DeviceNotBound,
     DeviceNotFound,
     MissingDeviceFingerprint,
+    RemovalLimitExceeded,
 )
 from clarity_api.extensions import db
 from clarity_api.models import Device, Login, User
-from clarity_api.services import parse_id
+from clarity_api.services import parse_id, rowcount
 
 
 def find(user_id: uuid.UUID, fingerprint: str) -> Device | None:
@@ -74,9 +78,31 @@ def current_id(login_id: str) -> uuid.UUID | None:
     return db.session.scalar(select(Login.device_id).where(Login.id == uuid.UUID(login_id)))
 
 
-def forget(user_id: uuid.UUID, device_id: str) -> None:
-    """Delete a device; its logins go with it (cascade), so their tokens stop working."""
+def forget(user_id: uuid.UUID, device_id: str, current_device_id: uuid.UUID | None) -> None:
+    """Delete a device; its logins go with it (cascade), so their tokens stop working.
+
+    Not the device this request signs in on, and at most one removal per account per UTC
+    day. The day is taken with one conditional UPDATE on the account, so of concurrent
+    removals exactly one passes.
+    """
     device = db.session.get(Device, parse_id(device_id, DeviceNotFound))
     if device is None or device.user_id != user_id:
         raise DeviceNotFound()
+    if device.id == current_device_id:
+        raise CannotRemoveCurrentDevice()
+    now = utcnow()
+    today = now.date()
+    taken = rowcount(
+        update(User)
+        .where(
+            User.id == user_id,
+            or_(User.device_removed_on.is_(None), User.device_removed_on < today),
+        )
+        .values(device_removed_on=today)
+        .execution_options(synchronize_session=False)
+    )
+    if taken != 1:
+        tomorrow = datetime.combine(today + timedelta(days=1), time.min, tzinfo=UTC)
+        wait = max(1, math.ceil((tomorrow - now).total_seconds()))
+        raise RemovalLimitExceeded(headers={"Retry-After": str(wait)})
     db.session.delete(device)

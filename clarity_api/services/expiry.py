@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, select, update
 
+from clarity_api.clock import utcnow
 from clarity_api.extensions import db
 from clarity_api.models import SessionStatus, SolveSession
 
@@ -49,7 +50,11 @@ def expire_idle(cutoff: datetime, batch_size: int = 500) -> tuple[int, int]:
         where = SolveSession.id == picked.c.id
     else:
         where = SolveSession.id.in_(batch.scalar_subquery())
-    stmt = update(SolveSession).where(where, _idle(cutoff)).values(status=SessionStatus.ABANDONED)
+    stmt = (
+        update(SolveSession)
+        .where(where, _idle(cutoff))
+        .values(status=SessionStatus.ABANDONED, updated_at=utcnow())
+    )
     changed = batches = 0
     while True:
         with db.engine.begin() as connection:

@@ -25,6 +25,7 @@ def open_session(user: User, device: Device) -> tuple[SolveSession, dict[str, An
         current_step=SolveStep.RECEIVE,
         created_at=now,
         last_active_at=now,
+        updated_at=now,
     )
     db.session.add(solve_session)
     device.last_active_at = now
@@ -56,24 +57,29 @@ def get_session(user_id: uuid.UUID, session_id: str) -> SolveSession:
     return solve_session
 
 
-def change_status(user_id: uuid.UUID, session_id: str, status: str) -> SolveSession:
-    """Complete or abandon an active session.
+def update_session(user_id: uuid.UUID, session_id: str, changes: dict[str, Any]) -> SolveSession:
+    """Apply a PATCH: close an active session and/or set the person's fields.
 
-    A conditional UPDATE, so a stream finishing or `flask sessions expire` running at the same
-    moment cannot be overwritten: whichever closes the session first wins, the other sees 409.
+    One conditional UPDATE, so a stream finishing or `flask sessions expire` running at the
+    same moment cannot be overwritten: whichever closes the session first wins, the other sees
+    409, and a PATCH that loses changes none of its fields either. `first_step_action` is only
+    checked, never kept: the session records when the person committed.
     """
     key = parse_id(session_id, SessionNotFound)
     now = utcnow()
-    values: dict[str, Any] = {"status": SessionStatus(status), "last_active_at": now}
-    if values["status"] == SessionStatus.COMPLETED:
-        values["completed_at"] = now
+    values: dict[str, Any] = {"updated_at": now, "last_active_at": now}
+    values.update({name: changes[name] for name in ("reminder_time", "locale") if name in changes})
+    if "first_step_action" in changes:
+        values["committed_at"] = now
+    where = [SolveSession.id == key, SolveSession.user_id == user_id]
+    if "status" in changes:
+        values["status"] = SessionStatus(changes["status"])
+        if values["status"] == SessionStatus.COMPLETED:
+            values["completed_at"] = now
+        where.append(SolveSession.status == SessionStatus.ACTIVE)
     changed = rowcount(
         update(SolveSession)
-        .where(
-            SolveSession.id == key,
-            SolveSession.user_id == user_id,
-            SolveSession.status == SessionStatus.ACTIVE,
-        )
+        .where(*where)
         .values(**values)
         .execution_options(synchronize_session=False)
     )

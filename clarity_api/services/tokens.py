@@ -23,9 +23,12 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _pair(user_id: uuid.UUID, login_id: uuid.UUID) -> tuple[str, str]:
+def _pair(user_id: uuid.UUID, login_id: uuid.UUID, signed_in: bool) -> tuple[str, str]:
+    """A token pair. An access token from a sign-in (not a refresh) is "fresh" for a while:
+    that is what lets the person delete the account without typing the password again."""
     claims = {"lid": str(login_id)}
-    access = create_access_token(identity=str(user_id), additional_claims=claims)
+    fresh = current_app.config["RECENT_SIGN_IN"] if signed_in else False
+    access = create_access_token(identity=str(user_id), additional_claims=claims, fresh=fresh)
     refresh = create_refresh_token(identity=str(user_id), additional_claims=claims)
     return access, refresh
 
@@ -37,6 +40,7 @@ def token_response(user: User, access: str, refresh: str) -> dict[str, Any]:
         "refresh_token": refresh,
         "token_type": "bearer",
         "expires_in": int(expires.total_seconds()),
+        "user_id": user.id,
         "user": user,
     }
 
@@ -44,7 +48,7 @@ def token_response(user: User, access: str, refresh: str) -> dict[str, Any]:
 def open_login(user: User, device: Device) -> tuple[str, str]:
     """A new sign-in on a device: its first token pair."""
     login = Login(id=uuid.uuid4(), user_id=user.id, device_id=device.id, refresh_token_hash="")
-    access, refresh = _pair(user.id, login.id)
+    access, refresh = _pair(user.id, login.id, signed_in=True)
     login.refresh_token_hash = _digest(refresh)
     db.session.add(login)
     return access, refresh
@@ -73,7 +77,7 @@ def rotate(refresh_token: str) -> tuple[User, str, str]:
     login = db.session.get(Login, ids[0])
     if login is None or login.revoked_at is not None or login.user_id != ids[1]:
         raise TokenRevoked()
-    access, refresh = _pair(login.user_id, login.id)
+    access, refresh = _pair(login.user_id, login.id, signed_in=False)
     swapped = rowcount(
         update(Login)
         .where(
@@ -134,3 +138,11 @@ def load_user(payload: dict[str, Any]) -> User | None:
         .where(User.id == ids[1])
     )
     return db.session.execute(stmt).scalar_one_or_none()  # type: ignore[no-any-return]
+
+
+def signed_in_recently(payload: dict[str, Any]) -> bool:
+    """Whether this access token came from a sign-in (not a refresh) that is still recent."""
+    fresh = payload.get("fresh", False)
+    if isinstance(fresh, bool):
+        return fresh
+    return bool(utcnow().timestamp() < float(fresh))

@@ -204,7 +204,11 @@ def advance(connection: Connection, turn: TurnPlan) -> tuple[SolveStep | None, S
     """
     following = turn.step.next()
     now = utcnow()
-    values: dict[str, Any] = {"current_step": following or turn.step, "last_active_at": now}
+    values: dict[str, Any] = {
+        "current_step": following or turn.step,
+        "last_active_at": now,
+        "updated_at": now,
+    }
     if following is None:
         values.update(status=SessionStatus.COMPLETED, completed_at=now)
     result = connection.execute(

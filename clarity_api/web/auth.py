@@ -60,6 +60,13 @@ def signed_in(view: View) -> View:
     return openapi.bearer(openapi.document_errors(guarded, (401, 429), {}))  # type: ignore[no-any-return]
 
 
+def signed_in_without_budget(view: View) -> View:
+    """`signed_in` without the shared per-user budget, for signing out, ending a login or
+    device and deleting the account: API.md says they never fail because the person's other
+    requests spent a budget (they carry their own, if any)."""
+    return openapi.bearer(openapi.document_errors(jwt_required()(view), (401,), {}))  # type: ignore[no-any-return]
+
+
 def signed_in_user_id() -> uuid.UUID:
     """The id of the person behind this request's (already verified) access token."""
     return uuid.UUID(get_jwt_identity())

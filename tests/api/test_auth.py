@@ -53,7 +53,15 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
 
 
 def assert_token_shape(body: dict[str, Any], email: str) -> None:
-    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in", "user"}
+    assert set(body) == {
+        "access_token",
+        "refresh_token",
+        "token_type",
+        "expires_in",
+        "user_id",
+        "user",
+    }
+    assert body["user_id"] == body["user"]["id"]  # the shipped app reads it at the top
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 3600
     assert body["access_token"] and body["refresh_token"]
@@ -308,7 +316,7 @@ def test_login_on_known_device_at_limit_is_allowed(client: FlaskClient, make_use
 def test_login_refused_device_is_not_added(client: FlaskClient, make_user: Any) -> None:
     person = make_user(fingerprint="device-0")
     client.post("/auth/login", json=login_as(person, "device-1"))
-    devices = client.get("/auth/devices", headers=bearer(person["access"])).get_json()["devices"]
+    devices = client.get("/auth/devices", headers=bearer(person["access"])).get_json()
     assert len(devices) == 1
 
 

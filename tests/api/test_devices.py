@@ -40,16 +40,16 @@ def standard_user(make_user: Any, runner: Any) -> dict[str, Any]:
 def list_devices(client: FlaskClient, token: str) -> list[dict[str, Any]]:
     response = client.get("/auth/devices", headers=bearer(token))
     assert response.status_code == 200, response.get_json()
-    return response.get_json()["devices"]  # type: ignore[no-any-return]
+    body = response.get_json()
+    assert isinstance(body, list)  # the shipped app's shape: a bare array
+    return body
 
 
 def test_list_devices_shape(client: FlaskClient, make_user: Any) -> None:
     person = make_user(fingerprint="phone-1", device_name="Ana's phone", platform="ios")
     response = client.get("/auth/devices", headers=bearer(person["access"]))
     assert response.status_code == 200
-    body = response.get_json()
-    assert list(body) == ["devices"]
-    [device] = body["devices"]
+    [device] = response.get_json()
     assert set(device) == {
         "id",
         "device_name",
@@ -57,6 +57,7 @@ def test_list_devices_shape(client: FlaskClient, make_user: Any) -> None:
         "created_at",
         "last_active_at",
         "is_current",
+        "is_active",
     }
     uuid.UUID(device["id"])
     assert device["device_name"] == "Ana's phone"
@@ -64,6 +65,7 @@ def test_list_devices_shape(client: FlaskClient, make_user: Any) -> None:
     assert ISO_Z.match(device["created_at"])
     assert ISO_Z.match(device["last_active_at"])
     assert device["is_current"] is True
+    assert device["is_active"] is True
 
 
 def test_list_devices_never_shows_fingerprint(client: FlaskClient, make_user: Any) -> None:
@@ -90,6 +92,9 @@ def test_list_devices_marks_the_current_device(
     }
     assert by_phone == {"Ana's phone": True, "Tablet": False}
     assert by_tablet == {"Ana's phone": False, "Tablet": True}
+    devices = list_devices(client, tablet["access_token"])
+    assert [d["device_name"] for d in devices] == ["Ana's phone", "Tablet"]  # oldest first
+    assert all(d["is_active"] == d["is_current"] for d in devices)
 
 
 def test_list_devices_shows_only_own_devices(client: FlaskClient, make_user: Any) -> None:
@@ -153,25 +158,106 @@ def test_delete_device_leaves_other_devices_signed_in(
     assert client.get("/auth/me", headers=bearer(standard_user["access"])).status_code == 200
 
 
-def test_delete_current_device_signs_it_out(client: FlaskClient, user: dict[str, Any]) -> None:
+def test_delete_current_device_is_refused(client: FlaskClient, user: dict[str, Any]) -> None:
     [device] = list_devices(client, user["access"])
     response = client.delete(f"/auth/devices/{device['id']}", headers=bearer(user["access"]))
-    assert response.status_code == 204
-    after = client.get("/auth/me", headers=bearer(user["access"]))
-    assert after.status_code == 401
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "CANNOT_REMOVE_CURRENT_DEVICE"
+    assert client.get("/auth/me", headers=bearer(user["access"])).status_code == 200
+    assert len(list_devices(client, user["access"])) == 1
 
 
 def test_delete_device_frees_a_slot_for_a_new_device(
-    client: FlaskClient, user: dict[str, Any]
+    client: FlaskClient, standard_user: dict[str, Any]
 ) -> None:
-    refused = client.post(
-        "/auth/login",
-        json={"email": user["email"], "password": user["password"], "device_fingerprint": "new"},
-    )
+    tablet = login(client, standard_user, "tablet-1")
+    body = {
+        "email": standard_user["email"],
+        "password": standard_user["password"],
+        "device_fingerprint": "new",
+    }
+    refused = client.post("/auth/login", json=body)
     assert refused.status_code == 403
-    [device] = list_devices(client, user["access"])
-    client.delete(f"/auth/devices/{device['id']}", headers=bearer(user["access"]))
-    login(client, user, "new")
+    [tablet_device] = [d for d in list_devices(client, tablet["access_token"]) if d["is_current"]]
+    client.delete(f"/auth/devices/{tablet_device['id']}", headers=bearer(standard_user["access"]))
+    login(client, standard_user, "new")
+
+
+@pytest.fixture
+def pro_user(make_user: Any, runner: Any, client: FlaskClient) -> dict[str, Any]:
+    """A pro person signed in on three devices: phone-1 (this one), tablet-1, laptop-1."""
+    person = make_user(fingerprint="phone-1")
+    assert runner.invoke(args=["users", "set-tier", person["email"], "pro"]).exit_code == 0
+    login(client, person, "tablet-1")
+    login(client, person, "laptop-1")
+    return person  # type: ignore[no-any-return]
+
+
+def others(client: FlaskClient, person: dict[str, Any]) -> list[str]:
+    return [d["id"] for d in list_devices(client, person["access"]) if not d["is_current"]]
+
+
+def test_second_removal_in_one_utc_day_is_refused(
+    client: FlaskClient, pro_user: dict[str, Any]
+) -> None:
+    first, second = others(client, pro_user)
+    headers = bearer(pro_user["access"])
+    assert client.delete(f"/auth/devices/{first}", headers=headers).status_code == 204
+    response = client.delete(f"/auth/devices/{second}", headers=headers)
+    assert response.status_code == 429
+    assert response.get_json()["error"] == "REMOVAL_LIMIT_EXCEEDED"
+    assert 1 <= int(response.headers["Retry-After"]) <= 86400
+    assert len(list_devices(client, pro_user["access"])) == 2
+
+
+def test_next_utc_day_allows_another_removal(
+    client: FlaskClient, pro_user: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from clarity_api.services import devices
+
+    first, second = others(client, pro_user)
+    late = datetime(2026, 12, 1, 23, 59, 30, tzinfo=UTC)
+    monkeypatch.setattr(devices, "utcnow", lambda: late)
+    headers = bearer(pro_user["access"])
+    assert client.delete(f"/auth/devices/{first}", headers=headers).status_code == 204
+    refused = client.delete(f"/auth/devices/{second}", headers=headers)
+    assert refused.headers["Retry-After"] == "30"  # until 00:00 UTC
+    monkeypatch.setattr(devices, "utcnow", lambda: late + timedelta(seconds=31))
+    assert client.delete(f"/auth/devices/{second}", headers=headers).status_code == 204
+
+
+def test_refused_removals_do_not_spend_the_daily_one(
+    client: FlaskClient, pro_user: dict[str, Any], make_user: Any
+) -> None:
+    headers = bearer(pro_user["access"])
+    [current] = [d["id"] for d in list_devices(client, pro_user["access"]) if d["is_current"]]
+    [stranger_device] = list_devices(client, make_user()["access"])
+    assert client.delete(f"/auth/devices/{uuid.uuid4()}", headers=headers).status_code == 404
+    assert client.delete(f"/auth/devices/{current}", headers=headers).status_code == 400
+    response = client.delete(f"/auth/devices/{stranger_device['id']}", headers=headers)
+    assert response.status_code == 404
+    assert (
+        client.delete(f"/auth/devices/{others(client, pro_user)[0]}", headers=headers).status_code
+        == 204
+    )
+
+
+def test_concurrent_removals_remove_exactly_one(
+    app: Flask, client: FlaskClient, pro_user: dict[str, Any]
+) -> None:
+    headers = bearer(pro_user["access"])
+
+    def remove(device_id: str) -> int:
+        return app.test_client().delete(f"/auth/devices/{device_id}", headers=headers).status_code  # type: ignore[no-any-return]
+
+    greenlets = [gevent.spawn(remove, d) for d in others(client, pro_user) * 3]
+    gevent.joinall(greenlets, raise_error=True)
+    codes = sorted(g.value for g in greenlets)
+    assert codes.count(204) == 1
+    assert set(codes) - {204} <= {404, 429}
+    assert len(list_devices(client, pro_user["access"])) == 2
 
 
 def test_delete_someone_elses_device_is_not_found(client: FlaskClient, make_user: Any) -> None:

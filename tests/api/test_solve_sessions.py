@@ -74,6 +74,7 @@ def test_list_returns_array_of_sessions(client, auth_headers):
         "current_step",
         "created_at",
         "completed_at",
+        "updated_at",
     }
 
 
@@ -87,6 +88,9 @@ def test_get_returns_the_session(client, auth_headers):
         "current_step": "receive",
         "created_at": created["created_at"],
         "completed_at": None,
+        "updated_at": created["created_at"],
+        "reminder_time": None,
+        "locale": None,
     }
 
 
