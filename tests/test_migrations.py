@@ -108,3 +108,46 @@ def test_last_active_at_is_filled_from_what_each_session_recorded(app, empty_db)
         filled = dict(conn.execute(stmt).all())
     assert filled == {active_id: opened, completed_id: finished}
     assert schema_differences() == []
+
+
+def test_updated_at_is_filled_from_the_last_recorded_move(app, empty_db):
+    """4c043f6ebe83 adds a required updated_at to sessions that may already exist."""
+    upgrade(revision="8212af9cb821")
+    opened = datetime(2026, 1, 1, 9, tzinfo=UTC)
+    moved = datetime(2026, 1, 3, 12, tzinfo=UTC)
+    user_id, session_id = uuid.uuid4(), uuid.uuid4()
+    sessions = table(
+        "solve_sessions",
+        column("id", Uuid()),
+        column("user_id", Uuid()),
+        column("status", String()),
+        column("current_step", String()),
+        column("created_at", UTCDateTime()),
+        column("last_active_at", UTCDateTime()),
+    )
+    with db.engine.begin() as conn:
+        conn.execute(
+            insert(db.metadata.tables["users"]).values(
+                id=user_id, email="old@example.com", password_hash="x", created_at=opened
+            )
+        )
+        conn.execute(
+            insert(sessions).values(
+                id=session_id,
+                user_id=user_id,
+                status="active",
+                current_step="reframe",
+                created_at=opened,
+                last_active_at=moved,
+            )
+        )
+    upgrade()
+    stmt = select(
+        SolveSession.updated_at,
+        SolveSession.committed_at,
+        SolveSession.reminder_time,
+        SolveSession.locale,
+    )
+    with db.engine.connect() as conn:
+        assert conn.execute(stmt).one() == (moved, None, None, None)
+    assert schema_differences() == []
