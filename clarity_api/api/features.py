@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import current_app
 
-from clarity_api.api.docs import errors
 from clarity_api.schemas.auth import FeaturesSchema
+from clarity_api.web.openapi import errors
 from clarity_api.web.parsing import ClarityBlueprint
 
 blp = ClarityBlueprint(
@@ -17,7 +17,7 @@ blp = ClarityBlueprint(
 
 @blp.route("/features", methods=["GET"])
 @blp.response(200, FeaturesSchema)
-@errors(blp)
+@errors()
 def features() -> Any:
     """Which features this service offers; no token needed."""
     config = current_app.config

@@ -6,14 +6,14 @@ import uuid
 from typing import Any
 
 from flask import current_app
-from flask_jwt_extended import get_jwt, jwt_required
+from flask_jwt_extended import get_jwt
 
-from clarity_api.api.docs import BEARER, errors, id_parameter
+from clarity_api.api.docs import id_parameter
 from clarity_api.extensions import db
 from clarity_api.schemas.auth import SignInSchema
 from clarity_api.services import logins
-from clarity_api.web.auth import signed_in_user_id
-from clarity_api.web.limits import per_user
+from clarity_api.web.auth import signed_in, signed_in_user_id, signed_in_without_budget
+from clarity_api.web.openapi import errors
 from clarity_api.web.parsing import ClarityBlueprint
 
 blp = ClarityBlueprint("logins", __name__, url_prefix="/auth/sessions", description="Sign-ins")
@@ -24,11 +24,8 @@ def _current_login() -> uuid.UUID:
 
 
 @blp.route("", methods=["GET"])
-@jwt_required()
-@per_user
+@signed_in
 @blp.response(200, SignInSchema(many=True))
-@errors(blp, 401, 429)
-@blp.doc(security=BEARER)
 def list_logins() -> Any:
     """The account's live sign-ins, newest first; `is_current` marks this one."""
     lifetime = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
@@ -36,10 +33,8 @@ def list_logins() -> Any:
 
 
 @blp.route("", methods=["DELETE"])
-@jwt_required()
+@signed_in_without_budget
 @blp.response(204)
-@errors(blp, 401, 429)
-@blp.doc(security=BEARER)
 def end_other_logins() -> Any:
     """Sign out everywhere else: every sign-in of the account but this one ends."""
     logins.revoke_others(signed_in_user_id(), _current_login())
@@ -52,10 +47,9 @@ def end_other_logins() -> Any:
     methods=["DELETE"],
     parameters=[id_parameter("login_id", "sign-in", "404 LOGIN_NOT_FOUND")],
 )
-@jwt_required()
+@signed_in_without_budget
 @blp.response(204)
-@errors(blp, 401, 404, 429, e404="LOGIN_NOT_FOUND")
-@blp.doc(security=BEARER)
+@errors(404, e404="LOGIN_NOT_FOUND")
 def end_login(login_id: str) -> Any:
     """End one sign-in: its tokens stop working at once (this one's too: that is a logout)."""
     logins.revoke_one(signed_in_user_id(), login_id)

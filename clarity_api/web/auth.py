@@ -64,7 +64,9 @@ def signed_in_without_budget(view: View) -> View:
     """`signed_in` without the shared per-user budget, for signing out, ending a login or
     device and deleting the account: API.md says they never fail because the person's other
     requests spent a budget (they carry their own, if any)."""
-    return openapi.bearer(openapi.document_errors(jwt_required()(view), (401,), {}))  # type: ignore[no-any-return]
+    notes = {"e429": "RATE_LIMITED: this operation's own budget, which no other request spends"}
+    guarded = jwt_required()(view)
+    return openapi.bearer(openapi.document_errors(guarded, (401, 429), notes))  # type: ignore[no-any-return]
 
 
 def signed_in_user_id() -> uuid.UUID:
