@@ -81,6 +81,12 @@ class TokenRevoked(Unauthorized):
     default_message = "The token has been revoked. Please sign in again."
 
 
+class RefreshTokenReused(TokenRevoked):
+    """Presented a second time: treated as theft, the login is revoked (and that stands)."""
+
+    default_message = "This refresh token was already used; the login is revoked."
+
+
 class DeviceLimitReached(ClarityError):
     status_code = 403
     error = "DEVICE_LIMIT_REACHED"

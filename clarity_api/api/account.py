@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
 from flask_jwt_extended import get_jwt
 
 from clarity_api.extensions import db
@@ -48,9 +47,7 @@ def _delete_account(body: dict[str, Any]) -> None:
 
 
 def _export() -> Any:
-    # The service renders the export itself: a Response is returned as is, ExportSchema only
-    # documents it.
-    return jsonify(account.export(signed_in_user()))
+    return account.export(signed_in_user())
 
 
 @blp.route("", methods=["DELETE"])

@@ -4,17 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_jwt_extended import get_jwt
 
+from clarity_api.errors import RefreshTokenReused
 from clarity_api.extensions import db
+from clarity_api.models import User
 from clarity_api.schemas.auth import LoginSchema, RefreshSchema, RegisterSchema, TokenSchema
 from clarity_api.services import auth, tokens
 from clarity_api.web.auth import signed_in
 from clarity_api.web.limits import login_failures, per_ip
 from clarity_api.web.openapi import errors
 from clarity_api.web.parsing import ClarityBlueprint
+from clarity_api.web.transactions import commit_even_if
 
 blp = ClarityBlueprint("auth", __name__, url_prefix="/auth", description="Accounts and tokens")
+
+
+def _signed_in_body(user: User, access: str, refresh: str) -> dict[str, Any]:
+    """What TokenSchema dumps for register, login and refresh."""
+    expires = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return {
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "bearer",
+        "expires_in": int(expires.total_seconds()),
+        "user_id": user.id,
+        "user": user,
+    }
 
 
 @blp.route("/register", methods=["POST"])
@@ -40,7 +57,7 @@ def register(body: dict[str, Any]) -> Any:
         body["platform"],
     )
     db.session.commit()
-    return tokens.token_response(user, access, refresh)
+    return _signed_in_body(user, access, refresh)
 
 
 @blp.route("/login", methods=["POST"])
@@ -74,7 +91,7 @@ def login(body: dict[str, Any]) -> Any:
         body["platform"],
     )
     db.session.commit()
-    return tokens.token_response(user, access, refresh)
+    return _signed_in_body(user, access, refresh)
 
 
 @blp.route("/refresh", methods=["POST"])
@@ -95,9 +112,10 @@ def refresh(body: dict[str, Any]) -> Any:
 
     A refresh token works once; presenting a used one revokes every token of that login.
     """
-    user, access, new_refresh = tokens.rotate(body["refresh_token"])
+    with commit_even_if(RefreshTokenReused):  # the 401 leaves the login revoked
+        user, access, new_refresh = tokens.rotate(body["refresh_token"])
     db.session.commit()
-    return tokens.token_response(user, access, new_refresh)
+    return _signed_in_body(user, access, new_refresh)
 
 
 @blp.route("/logout", methods=["POST"])

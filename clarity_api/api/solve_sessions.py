@@ -88,13 +88,7 @@ class SolveSessions(MethodView):
         device = devices.require_current(signed_in_user_id(), fingerprint)
         solve_session, usage = solving.open_session(signed_in_user(), device)
         db.session.commit()
-        body = {
-            "session_id": solve_session.id,
-            "status": solve_session.status.value,
-            "current_step": solve_session.current_step.value,
-            "created_at": solve_session.created_at,
-            "usage": usage,
-        }
+        body = {"session": solve_session, "usage": usage}
         return body, 201, {"Location": f"/sessions/{solve_session.id}"}
 
     @signed_in

@@ -159,7 +159,7 @@ class FeaturesSchema(Schema):
     app_version = fields.String(required=True, metadata={"example": "1.0.0"})
 
 
-# GET /auth/me/export is rendered by the service; these schemas only document it.
+# GET /auth/me/export: ExportSchema dumps what services/account.export gathers.
 class ExportAccountSchema(Schema):
     id = fields.UUID(required=True)
     email = fields.String(required=True)
@@ -221,10 +221,11 @@ class ExportSessionSchema(Schema):
 
 class ExportUsageCounterSchema(Schema):
     sessions_total = fields.Integer(required=True, metadata={"description": "Ever opened"})
-    period = fields.String(
+    period = fields.Function(
+        lambda counter: counter.period or None,  # stored as "" until the first session
         required=True,
         allow_none=True,
-        metadata={"description": "The UTC month (YYYY-MM) of sessions_in_period"},
+        metadata={"type": "string", "description": "The UTC month (YYYY-MM) of sessions_in_period"},
     )
     sessions_in_period = fields.Integer(required=True)
 

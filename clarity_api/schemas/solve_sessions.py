@@ -35,10 +35,16 @@ class SessionSchema(SessionSummarySchema):
 
 
 class SessionCreatedSchema(Schema):
-    session_id = fields.UUID(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(STATUS_NAMES))
-    current_step = fields.String(required=True, validate=validate.OneOf(STEP_NAMES))
-    created_at = UTCDateTimeField(required=True)
+    """Dumps `{"session": SolveSession, "usage": ...}`: the new session and the quota it used."""
+
+    session_id = fields.UUID(required=True, attribute="session.id")
+    status = fields.String(
+        required=True, validate=validate.OneOf(STATUS_NAMES), attribute="session.status"
+    )
+    current_step = fields.String(
+        required=True, validate=validate.OneOf(STEP_NAMES), attribute="session.current_step"
+    )
+    created_at = UTCDateTimeField(required=True, attribute="session.created_at")
     usage = fields.Nested(UsageSchema, required=True)
 
 

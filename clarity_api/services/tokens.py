@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import contains_eager
 
 from clarity_api.clock import utcnow
-from clarity_api.errors import InvalidToken, TokenExpired, TokenRevoked
+from clarity_api.errors import InvalidToken, RefreshTokenReused, TokenExpired, TokenRevoked
 from clarity_api.extensions import db
 from clarity_api.models import Device, Login, User
 from clarity_api.services import rowcount
@@ -31,18 +31,6 @@ def _pair(user_id: uuid.UUID, login_id: uuid.UUID, signed_in: bool) -> tuple[str
     access = create_access_token(identity=str(user_id), additional_claims=claims, fresh=fresh)
     refresh = create_refresh_token(identity=str(user_id), additional_claims=claims)
     return access, refresh
-
-
-def token_response(user: User, access: str, refresh: str) -> dict[str, Any]:
-    expires = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
-    return {
-        "access_token": access,
-        "refresh_token": refresh,
-        "token_type": "bearer",
-        "expires_in": int(expires.total_seconds()),
-        "user_id": user.id,
-        "user": user,
-    }
 
 
 def open_login(user: User, device: Device) -> tuple[str, str]:
@@ -69,7 +57,8 @@ def _decode_refresh(token: str) -> dict[str, Any]:
 def rotate(refresh_token: str) -> tuple[User, str, str]:
     """Swap a refresh token for a new pair; a token used twice revokes its whole login.
 
-    The swap is one conditional UPDATE, so of concurrent refreshes exactly one wins.
+    The swap is one conditional UPDATE, so of concurrent refreshes exactly one wins. The
+    loser's login is revoked and RefreshTokenReused raised: the caller commits that anyway.
     """
     ids = _ids(_decode_refresh(refresh_token))
     if ids is None:
@@ -89,8 +78,7 @@ def rotate(refresh_token: str) -> tuple[User, str, str]:
     )
     if swapped != 1:
         revoke(login.id)
-        db.session.commit()  # the theft response must stick even though we raise
-        raise TokenRevoked("This refresh token was already used; the login is revoked.")
+        raise RefreshTokenReused()
     user = db.session.get(User, login.user_id)
     assert user is not None
     return user, access, refresh
