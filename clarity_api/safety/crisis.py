@@ -6,6 +6,8 @@ import re
 import unicodedata
 from collections import defaultdict
 
+from clarity_api.safety.obfuscation import WordReader, fold_unicode, join_spelled_out
+
 SAFETY_MESSAGE = (
     "I'm really glad you told me, and I want you to know that you are not alone. "
     "Please reach out right now to a crisis line or to emergency services: in the US call or "
@@ -365,8 +367,8 @@ _WORD = re.compile(r"\w+")
 
 # Normalising works on Latin-1 bytes, one per character, so accents, case, spacing and
 # punctuation are each one bytes.translate: about 10 times faster than unicodedata and re over
-# the whole text. English and Spanish fit in Latin-1; anything else becomes "?", a non-word.
-_CURLY_APOSTROPHES = ("\u2019", "\u2018", "\u02bc", "\u2032")
+# the whole text. English and Spanish fit in Latin-1; other scripts are first read as Latin
+# look-alikes where they are one (obfuscation.fold_unicode), and what is left becomes "?".
 _DROPPED = b"'`\xb4"  # apostrophes, so "don't" and "dont" are one word
 _COMBINING_MARKS = re.compile(r"[\u0300-\u036f]")
 _SPACE_RUNS = re.compile(rb"  +")
@@ -389,23 +391,19 @@ _FOLD = _byte_table(keep_punctuation=True)
 _PUNCTUATION_TO_SPACE = _byte_table(keep_punctuation=False)
 
 
-def _normalise(text: str) -> tuple[str, str]:
-    """The text as negation reads it (punctuation kept) and as rules read it (words only).
-
-    Both are lower case without accents or apostrophes, have single spaces, start with a space
-    and line up character for character.
-    """
-    if text.isascii():
-        data = text.encode("ascii")
-    else:
-        for apostrophe in _CURLY_APOSTROPHES:
-            text = text.replace(apostrophe, "'")
-        data = text.encode("latin-1", "replace")
+def _fold(text: str) -> str:
+    """The text as negation reads it: lower case, no accents or apostrophes, single spaces,
+    punctuation kept, a space in front."""
+    data = fold_unicode(text).encode("latin-1", "replace")
     data = data.translate(_FOLD, _DROPPED)
     if b"  " in data:
         data = _SPACE_RUNS.sub(b" ", data)
-    words = data.translate(_PUNCTUATION_TO_SPACE)
-    return " " + data.decode("latin-1"), " " + words.decode("latin-1")
+    return " " + data.decode("latin-1")
+
+
+def _words(text: str) -> str:
+    """The folded text as the rules read it: punctuation as spaces, character for character."""
+    return text.encode("latin-1").translate(_PUNCTUATION_TO_SPACE).decode("latin-1")
 
 
 def _branches(rules: list[str], depth: int) -> str:
@@ -431,8 +429,32 @@ def _build_pattern(rules: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf" (?:{_branches(list(rules), depth=2)})(?!\w)")
 
 
-_RULES = _build_pattern(tuple(rule for rules in CRISIS_RULES.values() for rule in rules))
+_ALL_RULES = tuple(rule for rules in CRISIS_RULES.values() for rule in rules)
+_RULES = _build_pattern(_ALL_RULES)
 _SAFE_USES = _build_pattern(SAFE_USES)
+
+
+def _spaceless(rule: str) -> str:
+    """A rule as it reads inside a word joined from spelled-out letters ("killmyself").
+
+    Word wildcards get a bound, so a long joined word cannot make the regex backtrack far.
+    """
+    rule = rule.replace(r"(?:\w+ +){0,8}", "[a-z]{0,40}")
+    rule = rule.replace(" ?", "").replace(" +", "").replace(" ", "")
+    return rule.replace(r"\w+", "[a-z]{1,20}").replace(r"\w*", "[a-z]{0,20}")
+
+
+_SPACELESS_RULES = re.compile(_branches([_spaceless(rule) for rule in _ALL_RULES], depth=2))
+_SPACELESS_SAFE_USES = re.compile(_branches([_spaceless(rule) for rule in SAFE_USES], depth=2))
+
+
+# Leetspeak and stretched letters are read as the words of the rules, the idioms and the
+# negation: "k1ll" as "kill", "myse1f" as "myself", "nooo" as "no".
+_READER = WordReader(
+    re.findall(r"[a-z]{3,}", " ".join(_ALL_RULES + SAFE_USES + tuple(NEGATORS | NEGATION_FILLERS)))
+)
+_NEGATION_WORDS = sorted(NEGATORS | NEGATION_FILLERS, key=len, reverse=True)
+_LEADING_WORDS = re.compile(r"(?:[a-z]+ ){1,3}$")
 
 
 def _is_negated(before: str) -> bool:
@@ -466,14 +488,51 @@ def _counts(text: str, words: str, start: int, end: int) -> bool:
     return not _is_negated(text[max(0, start - _LOOKBACK_CHARS) : start])
 
 
-def detect_crisis(text: str) -> bool:
-    """True when the message signals suicide, self-harm, wanting to die or harming someone.
+def _negated_within(before: str, letters: str, budget: int = _NEGATION_WINDOW) -> bool:
+    """Whether the letters joined in front of a rule end in a negation ("neverhurtmyself").
 
-    A rule match counts unless it overlaps a SAFE_USES idiom or is negated ("I would never
-    hurt myself"). Rules that start with their own negation ("no quiero vivir", "don't want
-    to live") are never taken back by another one.
+    With no letters left, the text before the joined word decides, as for any rule.
     """
-    text, words = _normalise(text)
+    if not letters:
+        return _is_negated(before)
+    for word in _NEGATION_WORDS:
+        if letters.endswith(word):
+            if word in NEGATORS:
+                return True
+            if budget and _negated_within(before, letters[: -len(word)], budget - 1):
+                return True
+    return False
+
+
+def _joined_word_counts(joined: str, position: int, word: str) -> bool:
+    """Whether a rule found in a word joined from spelled-out letters counts.
+
+    The word is read with up to three words in front of it, joined too, so "me voy a m a t a
+    r" reads "mevoyamatar"; a rule must reach into the joined word itself.
+    """
+    head = _READER.read(joined[max(0, position - _LOOKBACK_CHARS) : position])
+    lead = _LEADING_WORDS.search(head)
+    context = lead.group().replace(" ", "") if lead else ""
+    before = head[: lead.start()] if lead else head
+    word = context + _READER.read(word)
+    start = 0
+    while match := _SPACELESS_RULES.search(word, start):
+        start = match.start() + 1
+        if match.end() <= len(context) or any(
+            safe.start() < match.end() and safe.end() > match.start()
+            for safe in _SPACELESS_SAFE_USES.finditer(word)
+        ):
+            continue
+        if any(match.group().startswith(negator) for negator in NEGATORS):
+            return True  # "dontwanttolive" carries its own negation
+        if not _negated_within(before, word[: match.start()]):
+            return True
+    return False
+
+
+def _scan(text: str) -> bool:
+    """Whether any rule match in the folded text counts."""
+    words = _words(text)
     position = 0
     while match := _RULES.search(words, position):
         start = match.start() + 1  # past the space
@@ -481,3 +540,24 @@ def detect_crisis(text: str) -> bool:
             return True
         position = start  # a rule starting at a later word may still overlap this one
     return False
+
+
+def detect_crisis(text: str) -> bool:
+    """True when the message signals suicide, self-harm, wanting to die or harming someone.
+
+    A rule match counts unless it overlaps a SAFE_USES idiom or is negated ("I would never
+    hurt myself"). Rules that start with their own negation ("no quiero vivir", "don't want
+    to live") are never taken back by another one. The text is read through spelling tricks
+    first: look-alike letters, leetspeak, stretched letters ("docs/safety.md"); words spelled
+    out or cut by punctuation are read a second time, joined.
+    """
+    folded = _fold(text)
+    if _scan(_READER.read(folded)):
+        return True
+    spelled_out = join_spelled_out(folded)
+    if spelled_out is None:
+        return False
+    joined, pieces = spelled_out
+    if _scan(_READER.read(joined)):
+        return True
+    return any(_joined_word_counts(joined, position, word) for position, word in pieces)

@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 
 from clarity_api.safety.crisis import (
+    _READER,
     CRISIS_RULES,
     RESOURCES,
     SAFE_USES,
     SAFETY_MESSAGE,
     detect_crisis,
 )
+from clarity_api.safety.obfuscation import fold_unicode, join_spelled_out
 
 TABLE = Path(__file__).resolve().parent.parent / "data" / "crisis_phrases.tsv"
 
@@ -39,6 +41,10 @@ def test_phrase_table_is_well_formed() -> None:
     assert {row["expected"] for row in ROWS} == {"crisis", "safe"}
     assert {row["language"] for row in ROWS} == {"en", "es"}
     assert {row["kind"] for row in ROWS} == {"positive", "negative", "negation", "idiom"}
+    assert {row["form"] for row in ROWS} == {"plain", "obfuscated"}
+    obfuscated = [row for row in ROWS if row["form"] == "obfuscated"]
+    assert sum(row["expected"] == "crisis" for row in obfuscated) >= 40
+    assert sum(row["expected"] == "safe" for row in obfuscated) >= 30
     for row in ROWS:
         assert row["text"].strip(), row
         assert (row["expected"] == "crisis") == (row["kind"] == "positive"), row
@@ -167,6 +173,81 @@ def test_detect_crisis_finds_a_phrase_at_the_end_of_a_long_message() -> None:
     assert len(filler) > 3900
     assert detect_crisis(filler[:3980] + " I want to die.") is True
     assert detect_crisis(filler[:4000]) is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to k1ll myself",
+        "I want to k\u0456ll myself",  # a Cyrillic "і"
+        "k i l l m y s e l f",
+    ],
+)
+def test_detect_crisis_sees_through_the_reported_spellings(text: str) -> None:
+    assert detect_crisis(text) is True
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\uff4b\uff49\uff4c\uff4c", "kill"),  # fullwidth
+        ("\U0001d424\U0001d422\U0001d425\U0001d425", "kill"),  # mathematical bold
+        ("k\u0456ll m\u0443s\u0435lf", "kill myself"),  # Cyrillic і, у, е
+        ("\u03ba\u03b9ll", "kill"),  # Greek kappa and iota
+        ("k\u0337i\u0337l\u0337l\u0337", "kill"),  # combining marks ("zalgo")
+        ("ki\u200bll my\u00adself", "kill myself"),  # zero-width space, soft hyphen
+        ("don\u2019t \U0001f62d", "don't \U0001f62d"),  # emoji stay, for the "?" of the rules
+    ],
+)
+def test_fold_unicode_reads_look_alikes_as_latin(text: str, expected: str) -> None:
+    assert fold_unicode(text) == expected
+
+
+def test_fold_unicode_leaves_english_and_spanish_as_they_are() -> None:
+    for text in ["I want to die", "Quiero hacerme daño, ¿sabes? Ñandú, pingüino"]:
+        assert fold_unicode(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (" i want to k1ll myself", " i want to kill myself"),
+        (" ki11 myse1f", " kill myself"),
+        (" su1c1de", " suicide"),
+        (" $uicide and m4t4rme", " suicide and matarme"),
+        (" kiiiill myyyyself", " kill myself"),
+        (" nooo", " no"),
+        (" i want to die!", " i want to die!"),  # a full stop, not leetspeak
+        (" i have 1 kid and 10 kms at 10:30", " i have 1 kid and 10 kms at 10:30"),
+        (" meet at 5pm", " meet at spm"),  # read, and harmless
+    ],
+)
+def test_word_reader_reads_leetspeak_by_the_words_it_knows(text: str, expected: str) -> None:
+    assert _READER.read(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "joined"),
+    [
+        (" k i l l m y s e l f", " killmyself"),
+        (" k.i.l.l myself", " kill myself"),
+        (" k - i - l - l", " kill"),
+        (" su.ic.ide", " suicide"),
+        (" i a m s o t i r e d", " iamsotired"),
+    ],
+)
+def test_join_spelled_out_joins_single_letters_and_cut_words(text: str, joined: str) -> None:
+    result = join_spelled_out(text)
+    assert result is not None
+    assert result[0] == joined
+
+
+@pytest.mark.parametrize(
+    "text",
+    [" a b", " e.g. this", " 10.30-11.45 on 22/12/2025", " i a", " u.s. trip", " plain words"],
+)
+def test_join_spelled_out_leaves_short_runs_and_numbers(text: str) -> None:
+    assert join_spelled_out(text) is None
 
 
 def test_crisis_rules_start_with_a_letter() -> None:
