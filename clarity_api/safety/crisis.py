@@ -455,6 +455,7 @@ _READER = WordReader(
 )
 _NEGATION_WORDS = sorted(NEGATORS | NEGATION_FILLERS, key=len, reverse=True)
 _LEADING_WORDS = re.compile(r"(?:[a-z]+ ){1,3}$")
+_CONTEXT_CHARS = 60  # enough for three words in front of a joined one
 
 
 def _is_negated(before: str) -> bool:
@@ -504,28 +505,36 @@ def _negated_within(before: str, letters: str, budget: int = _NEGATION_WINDOW) -
     return False
 
 
+def _text_before(joined: str, position: int) -> str:
+    """The clause before a joined word and the words read into it, as negation reads it."""
+    head = _READER.read(joined[max(0, position - _LOOKBACK_CHARS) : position])
+    lead = _LEADING_WORDS.search(head)
+    return head[: lead.start()] if lead else head
+
+
 def _joined_word_counts(joined: str, position: int, word: str) -> bool:
     """Whether a rule found in a word joined from spelled-out letters counts.
 
     The word is read with up to three words in front of it, joined too, so "me voy a m a t a
     r" reads "mevoyamatar"; a rule must reach into the joined word itself.
     """
-    head = _READER.read(joined[max(0, position - _LOOKBACK_CHARS) : position])
+    head = _READER.read(joined[max(0, position - _CONTEXT_CHARS) : position])
     lead = _LEADING_WORDS.search(head)
     context = lead.group().replace(" ", "") if lead else ""
-    before = head[: lead.start()] if lead else head
     word = context + _READER.read(word)
+    safe_uses: list[tuple[int, int]] | None = None  # found once, on the first rule match
     start = 0
     while match := _SPACELESS_RULES.search(word, start):
         start = match.start() + 1
-        if match.end() <= len(context) or any(
-            safe.start() < match.end() and safe.end() > match.start()
-            for safe in _SPACELESS_SAFE_USES.finditer(word)
-        ):
+        if match.end() <= len(context):
+            continue
+        if safe_uses is None:
+            safe_uses = [safe.span() for safe in _SPACELESS_SAFE_USES.finditer(word)]
+        if any(first < match.end() and last > match.start() for first, last in safe_uses):
             continue
         if any(match.group().startswith(negator) for negator in NEGATORS):
             return True  # "dontwanttolive" carries its own negation
-        if not _negated_within(before, word[: match.start()]):
+        if not _negated_within(_text_before(joined, position), word[: match.start()]):
             return True
     return False
 

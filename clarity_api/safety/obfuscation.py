@@ -94,7 +94,8 @@ def _look_alike_table() -> list[str | None]:
 
 
 _LOOK_ALIKES = _look_alike_table()
-_APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u2032\u00b4`", "'"))
+# Typed and curly apostrophes, as "'" (replace() each: a translate dict is slow on non-ASCII).
+_APOSTROPHES = ("\u2019", "\u2018", "\u02bc", "\u2032", "\u00b4")
 # Text beyond Latin-1, or with a soft hyphen: the only text that needs the slow path.
 _BEYOND_LATIN1 = re.compile(r"[^\x00-\xac\xae-\xff]")
 
@@ -109,7 +110,9 @@ def fold_unicode(text: str) -> str:
     """
     if text.isascii():
         return text
-    text = text.translate(_APOSTROPHES)
+    for apostrophe in _APOSTROPHES:
+        if apostrophe in text:
+            text = text.replace(apostrophe, "'")
     if _BEYOND_LATIN1.search(text) is None:
         return text
     return unicodedata.normalize("NFKD", text).translate(_LOOK_ALIKES)
@@ -167,9 +170,9 @@ class WordReader:
         done = 0
         readings: dict[str, str] = {}  # this text's repeated words, read once
         for spot in spots:
-            start, end = _word_around(text, spot, _WORD_CHARS)
-            if start < done:
+            if spot < done:
                 continue  # a second odd spot in a word already read
+            start, end = _word_around(text, spot, _WORD_CHARS)
             pieces.append(text[done:start])
             word = text[start:end]
             if word not in readings:
@@ -262,8 +265,10 @@ def _unstretched(word: str) -> list[str]:
 _UNIT = r"[a-z0-9@$!|]"
 _SEPARATOR = r"[-._*~+/\\]"
 _SPELLED_OUT = re.compile(rf" {_UNIT}(?:(?: ?{_SEPARATOR} ?| ){_UNIT}){{2,}}(?![a-z0-9@$!|])")
-_CUT = re.compile(rf"{_SEPARATOR}(?:(?<={_UNIT}.)(?={_UNIT}))")
+_CUT = re.compile(rf"{_SEPARATOR}(?:(?<=[a-z].)(?={_UNIT})|(?<={_UNIT}.)(?=[a-z]))")
 _CUT_SEPARATORS = frozenset("-._*~+/\\")
+_CUT_PIECES = re.compile(_SEPARATOR)
+_PIECE = 3  # a piece this short is a fragment of a word
 _CUT_WORD_CHARS = _WORD_CHARS | _CUT_SEPARATORS
 _SEPARATORS = str.maketrans(dict.fromkeys(" -._*~+/\\"))
 
@@ -271,11 +276,18 @@ _SEPARATORS = str.maketrans(dict.fromkeys(" -._*~+/\\"))
 def _spans(text: str) -> list[tuple[int, int]]:
     """Where spelled-out runs and cut words are, merged and in order."""
     spans = [(run.start() + 1, run.end()) for run in _SPELLED_OUT.finditer(text)]
+    cut_end = 0
     for cut in _CUT.finditer(text):
-        start, end = _word_around(text, cut.start(), _CUT_WORD_CHARS)
+        if cut.start() < cut_end:
+            continue  # a second cut in a word already found
+        start, cut_end = _word_around(text, cut.start(), _CUT_WORD_CHARS)
+        end = cut_end
         while text[end - 1] in _CUT_SEPARATORS:  # "e.g." ends with a full stop, not a cut
             end -= 1
-        spans.append((start, end))
+        # Whole words joined by punctuation ("well-being", "kill-myself") are read as words
+        # already; only a word cut into pieces ("su.ic.ide", "ki.ll") needs joining.
+        if min(map(len, _CUT_PIECES.split(text[start:end]))) <= _PIECE:
+            spans.append((start, end))
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
