@@ -455,7 +455,8 @@ _READER = WordReader(
 )
 _NEGATION_WORDS = sorted(NEGATORS | NEGATION_FILLERS, key=len, reverse=True)
 _LEADING_WORDS = re.compile(r"(?:[a-z]+ ){1,3}$")
-_CONTEXT_CHARS = 60  # enough for three words in front of a joined one
+_CONTEXT_CHARS = 60  # enough for three words on each side of a joined one
+_TRAILING_WORDS = re.compile(r"(?: [a-z]+){1,3}")
 
 
 def _is_negated(before: str) -> bool:
@@ -515,18 +516,33 @@ def _text_before(joined: str, position: int) -> str:
 def _joined_word_counts(joined: str, position: int, word: str) -> bool:
     """Whether a rule found in a word joined from spelled-out letters counts.
 
-    The word is read with up to three words in front of it, joined too, so "me voy a m a t a
-    r" reads "mevoyamatar"; a rule must reach into the joined word itself.
+    The word is read with up to three words on each side, joined too, so "me voy a m a t a r"
+    reads "mevoyamatar" and "i j u s t w a n n a die" "ijustwannadie"; a rule must reach
+    into the joined word. Where the rules already read the words with their spaces ("i dont
+    w a n t to l i v e in madrid"), that reading stands: it saw the negation and the idiom.
     """
     head = _READER.read(joined[max(0, position - _CONTEXT_CHARS) : position])
+    after = position + len(word)
+    tail = _READER.read(joined[after : after + _CONTEXT_CHARS])
     lead = _LEADING_WORDS.search(head)
-    context = lead.group().replace(" ", "") if lead else ""
-    word = context + _READER.read(word)
+    trail = _TRAILING_WORDS.match(tail)
+    leading = lead.group() if lead else ""
+    trailing = trail.group() if trail else ""
+    word = _READER.read(word)
+    spaced = _words(" " + leading + word + trailing)
+    if any(
+        match.start() < len(leading) + len(word) + 1 and match.end() > len(leading) + 1
+        for match in _RULES.finditer(spaced)
+    ):
+        return False
+    context = leading.replace(" ", "")
+    word = context + word + trailing.replace(" ", "")
+    ends = len(context), len(context) + len(word)
     safe_uses: list[tuple[int, int]] | None = None  # found once, on the first rule match
     start = 0
     while match := _SPACELESS_RULES.search(word, start):
         start = match.start() + 1
-        if match.end() <= len(context):
+        if match.end() <= ends[0] or match.start() >= ends[1]:
             continue
         if safe_uses is None:
             safe_uses = [safe.span() for safe in _SPACELESS_SAFE_USES.finditer(word)]
