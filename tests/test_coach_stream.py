@@ -17,6 +17,9 @@ CRISIS = [
     "Sometimes I think about ending my life",
     "Quiero suicidarme, ya no puedo más",
     "No quiero vivir, me quiero morir",
+    "I want to k1ll myself",
+    "I want to k\u0456ll myself",  # a Cyrillic "і"
+    "k i l l m y s e l f",
 ]
 
 
