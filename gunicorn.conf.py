@@ -6,7 +6,9 @@ is read and after fork, and our code never patches by hand.
 
 import os
 import resource
+import shutil
 import signal
+import tempfile
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -33,6 +35,33 @@ limit_request_line = 8190
 limit_request_fields = 100
 # gen0, gen1, gen2 collection thresholds per worker (CPython's default is 700, 10, 10).
 GC_THRESHOLDS = tuple(int(x) for x in os.environ.get("GC_THRESHOLDS", "7000,20,20").split(","))
+
+# Prometheus multiprocess mode: each worker writes its metrics to files in this directory and
+# GET /metrics adds every worker's up. Set here, before any worker imports prometheus_client.
+_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="clarity-metrics-")
+
+
+def on_starting(server):
+    # Files left by an earlier run would be added to this run's counts: start empty.
+    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(metrics_dir, exist_ok=True)
+    for name in os.listdir(metrics_dir):
+        if name.endswith(".db"):  # only prometheus_client's files, whatever the dir holds
+            os.remove(os.path.join(metrics_dir, name))
+
+
+def child_exit(server, worker):
+    # A dead worker's counters stay in the totals; its live-stream gauge must not.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def post_fork(server, worker):

@@ -13,7 +13,7 @@ from clarity_api.config import DEV_SECRET, Config
 from clarity_api.extensions import db, jwt, limiter, migrate
 from clarity_api.models.types import render_item
 from clarity_api.services import hashing
-from clarity_api.web import auth, headers
+from clarity_api.web import auth, headers, metrics
 from clarity_api.web import logging as request_logging
 from clarity_api.web.errors import register_error_handlers
 from clarity_api.web.parsing import ClarityApi
@@ -25,6 +25,7 @@ def create_app(config: type[Config] | Any = Config) -> Flask:
     check_config(app)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     request_logging.init_app(app)
+    metrics.init_app(app)  # before the limiter's check, so refused requests are timed too
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -48,9 +49,11 @@ def create_app(config: type[Config] | Any = Config) -> Flask:
     app.extensions["clarity_replies"] = make_sources(app.config)
 
     from clarity_api.api import docs_page, register_blueprints
+    from clarity_api.api import metrics as metrics_endpoint
 
     register_blueprints(ClarityApi(app))
     docs_page.init_app(app)
+    metrics_endpoint.init_app(app)
     if app.config["EXPOSE_STATS"]:
         from clarity_api.api.health import stats
 

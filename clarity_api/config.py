@@ -73,6 +73,8 @@ class Config:
 
     # /internal/stats (open streams, greenlets, pooled connections) for tests and benchmarks.
     EXPOSE_STATS = env_bool("EXPOSE_STATS", False)
+    # GET /metrics exists only with a token, and answers only to `Bearer <METRICS_TOKEN>`.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
 
     STREAM_TOKEN_DELAY_MS = int(os.environ.get("STREAM_TOKEN_DELAY_MS", "50"))
     STREAM_PING_INTERVAL_S = float(os.environ.get("STREAM_PING_INTERVAL_S", "15"))

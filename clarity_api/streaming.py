@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response
 
 from clarity_api.services.events import DoneEvent, ErrorEvent, Event, PingEvent, TokenEvent
+from clarity_api.web import metrics
 
 PING_FRAME = b": ping\n\n"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -54,7 +55,7 @@ def sse_body(events: Iterator[Event]) -> Iterator[bytes]:
 
 
 def sse_response(events: Iterator[Event]) -> Response:
-    response = Response(sse_body(events), mimetype="text/event-stream")
+    response = Response(sse_body(metrics.observe_stream(events)), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response
