@@ -68,8 +68,14 @@ class OpenAICoach:
         max_reply_chars: int = 8000,
         max_tokens_field: str = "max_tokens",
     ) -> None:
+        # Named by their variables: a bad value stops start-up (make_coach runs in create_app).
         if max_tokens_field not in MAX_TOKENS_FIELDS:
-            raise ValueError(f"max_tokens_field must be one of {MAX_TOKENS_FIELDS}")
+            raise ValueError(
+                f"COACH_MAX_TOKENS_FIELD must be max_tokens or max_completion_tokens, "
+                f"not {max_tokens_field!r}"
+            )
+        if max_output_tokens < 1 or max_reply_chars < 1:
+            raise ValueError("COACH_MAX_OUTPUT_TOKENS and COACH_MAX_REPLY_CHARS must be positive")
         self.model = model
         self.timeout_s = timeout_s
         self.ping_interval_s = ping_interval_s

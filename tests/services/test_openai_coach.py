@@ -153,8 +153,17 @@ def test_the_cap_goes_as_max_completion_tokens_when_configured(
 
 
 def test_an_unknown_cap_field_is_refused(fake_provider: FakeProvider) -> None:  # noqa: F811
-    with pytest.raises(ValueError, match="max_tokens_field"):
+    with pytest.raises(ValueError, match="COACH_MAX_TOKENS_FIELD"):
         make_coach(fake_provider, DEADLINE_S, max_tokens_field="max_new_tokens")
+
+
+@pytest.mark.parametrize("bound", [{"max_output_tokens": 0}, {"max_reply_chars": -1}])
+def test_a_bound_that_is_not_positive_is_refused(
+    fake_provider: FakeProvider,  # noqa: F811
+    bound: dict[str, int],
+) -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        make_coach(fake_provider, DEADLINE_S, **bound)
 
 
 def test_a_reply_past_the_character_bound_ends_with_a_final_error(
