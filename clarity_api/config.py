@@ -79,6 +79,14 @@ class Config:
     STREAM_TOKEN_DELAY_MS = int(os.environ.get("STREAM_TOKEN_DELAY_MS", "50"))
     STREAM_PING_INTERVAL_S = float(os.environ.get("STREAM_PING_INTERVAL_S", "15"))
 
+    # Kept replies (issue 16): how long a reply no one reads goes on, how long an ended one is
+    # kept for resuming, how often the Redis copy is written, how often live streams' logins
+    # are checked for revocation.
+    REPLY_RESUME_WINDOW_S = float(os.environ.get("REPLY_RESUME_WINDOW_S", "30"))
+    REPLY_RETENTION_S = float(os.environ.get("REPLY_RETENTION_S", "60"))
+    REPLY_FLUSH_MS = int(os.environ.get("REPLY_FLUSH_MS", "50"))
+    REVOCATION_CHECK_S = float(os.environ.get("REVOCATION_CHECK_S", "0.5"))
+
     COACH_PROVIDER = os.environ.get("COACH_PROVIDER", "scripted")
     COACH_BASE_URL = os.environ.get("COACH_BASE_URL", "http://127.0.0.1:11434/v1")
     COACH_API_KEY = os.environ.get("COACH_API_KEY", "not-needed")

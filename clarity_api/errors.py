@@ -155,6 +155,18 @@ class StepMismatch(ClarityError):
     default_message = "The message is for a step the session is not at."
 
 
+class ReplyInProgress(ClarityError):
+    status_code = 409
+    error = "REPLY_IN_PROGRESS"
+    default_message = "A reply for this session is still being produced; resume it instead."
+
+
+class ReplyNotFound(ClarityError):
+    status_code = 404
+    error = "REPLY_NOT_FOUND"
+    default_message = "No such reply is kept for this session."
+
+
 class InvalidTransition(ClarityError):
     status_code = 409
     error = "INVALID_TRANSITION"

@@ -56,6 +56,10 @@ class SolveSession(db.Model):  # type: ignore[name-defined]
     committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminder_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locale: Mapped[str | None] = mapped_column(String(35))
+    # The session's latest reply, and while it is being produced, how long its claim holds:
+    # one live reply per session on every worker, and a crashed worker's claim lapses.
+    reply_id: Mapped[uuid.UUID | None] = mapped_column()
+    reply_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="solve_sessions")
 

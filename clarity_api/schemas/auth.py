@@ -217,6 +217,14 @@ class ExportSessionSchema(Schema):
     reminder_time = UTCDateTimeField(required=True, allow_none=True)
     locale = fields.String(required=True, allow_none=True)
     device_id = fields.UUID(required=True, allow_none=True)
+    reply_id = fields.UUID(
+        required=True, allow_none=True, metadata={"description": "The session's latest reply"}
+    )
+    reply_claimed_until = UTCDateTimeField(
+        required=True,
+        allow_none=True,
+        metadata={"description": "While a reply is being produced: when its claim lapses"},
+    )
 
 
 class ExportUsageCounterSchema(Schema):

@@ -1,0 +1,122 @@
+"""The reply claim: one live reply per session, held in the session's row so that every
+worker and instance sees it, with or without Redis.
+
+The claim is taken by the UPDATE that begins a turn (`free` in its WHERE, `take` in its
+SET), and dropped by the UPDATE that advances the step, so a message costs no extra
+statement. It is a lease: a worker that dies holding one blocks the session only until
+`reply_claimed_until`, which is bounded by the longest a reply can run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, or_, select, update
+
+from clarity_api.clock import utcnow
+from clarity_api.coach.base import next_step
+from clarity_api.coach.prompts import SCRIPTED_REPLIES
+from clarity_api.coach.scripted import split_words
+from clarity_api.errors import ReplyInProgress, SessionCompleted, SessionNotFound
+from clarity_api.models import SessionStatus, SolveSession, SolveStep
+from clarity_api.safety.crisis import SAFETY_MESSAGE
+
+# Room for the last database write and scheduling delays after the reply's own bound.
+_MARGIN_S = 5.0
+
+
+def lease_s(config: Any) -> float:
+    """The longest a reply can be produced: its source's bound plus the resume window."""
+    words = max(len(split_words(line)) for line in (*SCRIPTED_REPLIES.values(), SAFETY_MESSAGE))
+    paced = words * config["STREAM_TOKEN_DELAY_MS"] / 1000
+    bound = config["COACH_TIMEOUT_S"] if config["COACH_PROVIDER"] != "scripted" else 0.0
+    return max(paced, bound) + config["REPLY_RESUME_WINDOW_S"] + _MARGIN_S
+
+
+def free(now: datetime) -> ColumnElement[bool]:
+    """No live reply: never claimed, released, or its lease ran out (a crashed worker)."""
+    until = SolveSession.reply_claimed_until
+    return or_(until.is_(None), until <= now)
+
+
+def take(reply_id: uuid.UUID, now: datetime, lease: float) -> dict[str, Any]:
+    return {"reply_id": reply_id, "reply_claimed_until": now + timedelta(seconds=lease)}
+
+
+def refusal(row: Row[Any] | None, now: datetime) -> Exception:
+    """Why the claiming UPDATE matched no row, from (status, reply_id, reply_claimed_until)."""
+    if row is None:
+        return SessionNotFound()
+    if row.status != SessionStatus.ACTIVE:
+        return SessionCompleted()
+    if row.reply_claimed_until is not None and row.reply_claimed_until > now:
+        return ReplyInProgress(details={"reply_id": str(row.reply_id)})
+    return SessionCompleted()  # changed between the two statements: closed meanwhile
+
+
+def refusal_columns() -> tuple[Any, ...]:
+    return (SolveSession.status, SolveSession.reply_id, SolveSession.reply_claimed_until)
+
+
+def release(connection: Connection, session_id: uuid.UUID, reply_id: uuid.UUID) -> Row[Any] | None:
+    """Drop the claim without advancing; (status, current_step) of the row, None if gone."""
+    return connection.execute(
+        update(SolveSession)
+        .where(SolveSession.id == session_id, SolveSession.reply_id == reply_id)
+        .values(reply_claimed_until=None)
+        .returning(SolveSession.status, SolveSession.current_step)
+    ).first()
+
+
+def advance_values(step: str) -> dict[str, Any]:
+    """SET of the UPDATE that moves a session past `step` (and drops any claim)."""
+    following = next_step(step)
+    now = utcnow()
+    values: dict[str, Any] = {
+        "current_step": SolveStep(following or step),
+        "last_active_at": now,
+        "reply_claimed_until": None,
+    }
+    if following is None:
+        values.update(status=SessionStatus.COMPLETED, completed_at=now)
+    return values
+
+
+def advance_on_delivery(
+    connection: Connection, session_id: uuid.UUID, reply_id: uuid.UUID, step: str
+) -> bool:
+    """A `done` whose producer had no reader reached a client: advance, the first time only.
+
+    Compare-and-set on the reply being the session's latest, released, and the session still
+    at the step the reply answered: a replayed `done` (the step moved) changes nothing.
+    """
+    result = connection.execute(
+        update(SolveSession)
+        .where(
+            SolveSession.id == session_id,
+            SolveSession.reply_id == reply_id,
+            SolveSession.reply_claimed_until.is_(None),
+            SolveSession.status == SessionStatus.ACTIVE,
+            SolveSession.current_step == SolveStep(step),
+        )
+        .values(**advance_values(step))
+    )
+    return bool(result.rowcount == 1)
+
+
+def latest_reply(
+    connection: Connection, user_id: uuid.UUID, session_id: uuid.UUID
+) -> tuple[str | None, bool]:
+    """The session's latest reply id and whether it is still live; SessionNotFound if not
+    the user's."""
+    row = connection.execute(
+        select(SolveSession.reply_id, SolveSession.reply_claimed_until).where(
+            SolveSession.id == session_id, SolveSession.user_id == user_id
+        )
+    ).first()
+    if row is None:
+        raise SessionNotFound()
+    live = row.reply_claimed_until is not None and row.reply_claimed_until > utcnow()
+    return (str(row.reply_id) if row.reply_id is not None else None), live
