@@ -92,3 +92,12 @@ def post_worker_init(worker):
         worker.handle_exit(sig, frame)
 
     signal.signal(signal.SIGTERM, handle_term)
+
+
+def worker_exit(server, worker):
+    # Replies still being produced for clients that went away (or resumed elsewhere): let
+    # them end within the graceful timeout, end the rest with a retryable error, and copy
+    # every kept reply to Redis so that another instance can serve the resume.
+    from clarity_api.web import lifecycle
+
+    lifecycle.finish_replies(graceful_timeout - 2.0)

@@ -47,6 +47,7 @@ def create_app(config: type[Config] | Any = Config) -> Flask:
     headers.init_app(app)
     hashing.configure(app.config["HASH_THREADS"])
     app.extensions["clarity_replies"] = make_sources(app.config)
+    app.extensions["clarity_kept_replies"] = _kept_replies(app)
 
     from clarity_api.api import docs_page, register_blueprints
     from clarity_api.api import metrics as metrics_endpoint
@@ -61,6 +62,19 @@ def create_app(config: type[Config] | Any = Config) -> Flask:
     register_error_handlers(app)
     cli.init_app(app)
     return app
+
+
+def _kept_replies(app: Flask) -> Any:
+    """Kept replies: in Redis when REDIS_URL is set (any worker can resume), else in memory."""
+    from clarity_api.services.reply_turns import KeptReplies
+
+    client = None
+    if app.config["REDIS_URL"]:
+        import redis
+
+        client = redis.Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2)
+    with app.app_context():
+        return KeptReplies(app.config, db.engine, client)
 
 
 def check_config(app: Flask) -> None:

@@ -167,6 +167,15 @@ class ReplyNotFound(ClarityError):
     default_message = "No such reply is kept for this session."
 
 
+class ReplyAbandoned(ClarityError):
+    """Only ever a stream's `error` event: no one read the reply for the resume window."""
+
+    status_code = 503
+    error = "REPLY_ABANDONED"
+    default_message = "No one was reading this reply, so it was stopped. Please send it again."
+    retryable = True
+
+
 class InvalidTransition(ClarityError):
     status_code = 409
     error = "INVALID_TRANSITION"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from flask import Response
@@ -55,7 +55,14 @@ def sse_body(events: Iterator[Event]) -> Iterator[bytes]:
 
 
 def sse_response(events: Iterator[Event]) -> Response:
-    response = Response(sse_body(metrics.observe_stream(events)), mimetype="text/event-stream")
+    return sse_bytes(sse_body(metrics.observe_stream(events)))
+
+
+def sse_bytes(body: Iterable[bytes], reply_id: str | None = None) -> Response:
+    """A stream of ready SSE bytes (a kept reply's frames carry their own `id:` lines)."""
+    response = Response(body, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
+    if reply_id is not None:
+        response.headers["X-Reply-Id"] = reply_id
     return response

@@ -42,16 +42,19 @@ def test_token_contents_concatenate_exactly_to_each_steps_reply(client, auth_hea
 def test_stream_framing_is_one_line_json_per_event_and_one_done_last(
     client, auth_headers, session_id
 ):
-    body = stream(client, auth_headers, session_id).get_data().decode()
+    response = stream(client, auth_headers, session_id)
+    reply_id = response.headers["X-Reply-Id"]
+    body = response.get_data().decode()
     assert body.endswith("\n\n")
     blocks = body[:-2].split("\n\n")
-    for block in blocks:
+    for n, block in enumerate(blocks, start=1):
         lines = block.split("\n")
-        assert len(lines) == 2
-        assert lines[0] in {"event: token", "event: done"}
-        assert lines[1].startswith("data: {")
-    assert [b.split("\n")[0] for b in blocks].count("event: done") == 1
-    assert blocks[-1].startswith("event: done")
+        assert len(lines) == 3
+        assert lines[0] == f"id: {reply_id}:{n}"
+        assert lines[1] in {"event: token", "event: done"}
+        assert lines[2].startswith("data: {")
+    assert [b.split("\n")[1] for b in blocks].count("event: done") == 1
+    assert blocks[-1].split("\n")[1] == "event: done"
 
 
 def test_done_reports_next_step_emotion_and_status(client, auth_headers, session_id):
@@ -102,7 +105,7 @@ def test_no_database_connection_is_checked_out_while_tokens_are_paced(
     response = open_stream(client, auth_headers, session_id, "hello")
     chunks = iter(response.response)
     first = next(chunks)
-    assert first.startswith(b"event: token")
+    assert first.startswith(b"id: ") and b"\nevent: token\n" in first
     with app.app_context():
         pool = db.engine.pool
         assert pool.checkedout() == 0
@@ -152,24 +155,22 @@ def test_session_closed_mid_stream_ends_with_error_not_done(
     assert not any(name == "done" for name, _ in events)
 
 
-def test_a_second_stream_on_the_same_step_ends_with_step_mismatch(client, auth_headers, session_id):
+def test_a_message_while_a_reply_is_live_is_refused_with_its_reply_id(
+    client, auth_headers, session_id
+):
     first = open_stream(client, auth_headers, session_id, "one")
     second = open_stream(client, auth_headers, session_id, "two")
-    first_events = read_events(b"".join(first.response))
-    second_events = read_events(b"".join(second.response))
-    assert first_events[-1][0] == "done"
-    assert second_events[-1] == (
-        "error",
-        {
-            "error": "STEP_MISMATCH",
-            "message": "Another message advanced the session first.",
-            "retryable": False,
-        },
-    )
+    assert second.status_code == 409
+    assert second.get_json()["error"] == "REPLY_IN_PROGRESS"
+    assert second.get_json()["details"] == {"reply_id": first.headers["X-Reply-Id"]}
+    assert read_events(b"".join(first.response))[-1][0] == "done"
     current = client.get(f"/sessions/{session_id}", headers=auth_headers).get_json()
     assert current["current_step"] == "clarify"
+    third = stream(client, auth_headers, session_id, "three", step="clarify")
+    assert read_events(third.get_data())[-1][1]["next_step"] == "reframe"
 
 
+@pytest.mark.parametrize("config_overrides", [{"STREAM_TOKEN_DELAY_MS": 5}])
 def test_draining_server_ends_streams_with_retryable_error(client, auth_headers, session_id):
     response = open_stream(client, auth_headers, session_id, "hello")
     chunks = iter(response.response)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 
 from clarity_api.api.docs import component_ref, id_parameter, links
@@ -21,9 +21,14 @@ from clarity_api.schemas.solve_sessions import (
     stream_event_schema,
 )
 from clarity_api.services import devices, solving, turns
-from clarity_api.streaming import sse_response
+from clarity_api.streaming import sse_bytes
 from clarity_api.web import lifecycle
-from clarity_api.web.auth import signed_in, signed_in_user, signed_in_user_id
+from clarity_api.web.auth import (
+    signed_in,
+    signed_in_login_id,
+    signed_in_user,
+    signed_in_user_id,
+)
 from clarity_api.web.openapi import errors
 from clarity_api.web.parsing import ClarityBlueprint
 
@@ -186,11 +191,14 @@ _STREAM_DOC = {
     422,
     e400="SESSION_COMPLETED (the session is not active), or INVALID_JSON",
     e404="SESSION_NOT_FOUND",
-    e409="STEP_MISMATCH: `step` is not the session's current step; details.current_step",
+    e409="STEP_MISMATCH: `step` is not the session's current step; details.current_step; "
+    "or REPLY_IN_PROGRESS: a reply for this session is still being produced; "
+    "details.reply_id (resume it with GET /sessions/{session_id}/reply)",
 )
 @blp.doc(responses={200: _STREAM_DOC})
 def post_message(message: dict[str, Any], session_id: str) -> Any:
     """Send a message; the coach's reply streams back as Server-Sent Events."""
+    kept = current_app.extensions["clarity_kept_replies"]
     turn = turns.begin(
         signed_in_user_id(),
         session_id,
@@ -198,7 +206,45 @@ def post_message(message: dict[str, Any], session_id: str) -> Any:
         message["step"],
         message["history"],
         current_app.extensions["clarity_replies"],
+        lease_s=kept.lease_s,
     )
     db.session.commit()
     db.session.remove()  # no connection is held while the reply is paced out
-    return sse_response(turns.events(turn, db.engine, draining=lifecycle.draining))
+    body = kept.stream(turn, signed_in_login_id(), lifecycle.draining)
+    return sse_bytes(body, str(turn.reply_id))
+
+
+_LAST_EVENT_ID = {
+    "in": "header",
+    "name": "Last-Event-ID",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 100},
+    "description": "`<reply_id>:<n>`: the last event the client has; the reply resumes after it.",
+}
+
+
+@blp.route("/<session_id>/reply", methods=["GET"], parameters=[_SESSION_ID, _LAST_EVENT_ID])
+@signed_in
+@blp.response(200, content_type="text/event-stream")  # described by _STREAM_DOC
+@errors(
+    404,
+    e404="SESSION_NOT_FOUND, or REPLY_NOT_FOUND: no reply kept, or a Last-Event-ID "
+    "that does not name the session's latest reply",
+)
+@blp.doc(
+    responses={
+        200: _STREAM_DOC,
+        204: {"description": "Last-Event-ID is at or past the reply's last event"},
+    }
+)
+def get_reply(session_id: str) -> Any:
+    """Resume the session's latest reply after Last-Event-ID, then follow it live to its end."""
+    kept = current_app.extensions["clarity_kept_replies"]
+    reply_id, body = kept.resume(
+        signed_in_user_id(), session_id, request.headers.get("Last-Event-ID")
+    )
+    db.session.commit()
+    db.session.remove()  # nothing is held while the reply is followed
+    if body is None:
+        return Response(status=204, headers={"X-Reply-Id": reply_id})
+    return sse_bytes(body, reply_id)

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Row, or_, select, update
 
 from clarity_api.clock import utcnow
-from clarity_api.coach.base import next_step
 from clarity_api.coach.prompts import SCRIPTED_REPLIES
 from clarity_api.coach.scripted import split_words
 from clarity_api.errors import ReplyInProgress, SessionCompleted, SessionNotFound
@@ -72,11 +71,12 @@ def release(connection: Connection, session_id: uuid.UUID, reply_id: uuid.UUID) 
 
 def advance_values(step: str) -> dict[str, Any]:
     """SET of the UPDATE that moves a session past `step` (and drops any claim)."""
-    following = next_step(step)
+    following = SolveStep(step).next()
     now = utcnow()
     values: dict[str, Any] = {
         "current_step": SolveStep(following or step),
         "last_active_at": now,
+        "updated_at": now,
         "reply_claimed_until": None,
     }
     if following is None:

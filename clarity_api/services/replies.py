@@ -17,31 +17,11 @@ from typing import Any, Protocol
 import gevent
 from gevent.event import Event
 
+from clarity_api.errors import ReplyAbandoned
+
 PING_FRAME = b": ping\n\n"
-END_KINDS = ("done", "error")
-
-
-class ReplyInterrupted(Exception):
-    """Thrown into a producer to end its reply early with an `error` event."""
-
-    code = "REPLY_ABANDONED"
-    message = "No one was reading this reply, so it was stopped. Please send it again."
-    retryable = True
-
-
-class ReplyAbandoned(ReplyInterrupted):
-    pass
-
-
-class LoginRevoked(ReplyInterrupted):
-    code = "TOKEN_REVOKED"
-    message = "This login was revoked while the reply was streaming."
-    retryable = False
-
-
-class ServerRestarting(ReplyInterrupted):
-    code = "SERVER_RESTARTING"
-    message = "The server is restarting; retry."
+# Response bodies following a reply in this worker (for /internal/stats and the benchmarks).
+open_streams = 0
 
 
 class Mirror(Protocol):
@@ -56,8 +36,30 @@ class Mirror(Protocol):
     def flush(self) -> int: ...
 
 
+class Source(Protocol):
+    """What a producer runs: the turn's token frames, then its last event."""
+
+    def frames(self) -> Iterator[bytes]:
+        """Token frames (without `id:` lines), lazily, touching no database."""
+        ...
+
+    def finish(self, attended: bool, error: Exception | None) -> tuple[bytes, str, str | None]:
+        """The last frame, its kind ("done"/"error"), and the step its `done` still advances
+        from on first delivery (None when nothing is owed). `attended`: a reader is about to
+        write it, so advance now; `error`: end with this instead. Gives the claim back."""
+        ...
+
+
+Finisher = Callable[[bool, Exception | None], tuple[bytes, str, str | None]]
+
+
 class Reply:
-    """One reply as its producing worker holds it: frames in order, and who is reading."""
+    """One reply as its producing worker holds it: frames in order, and who is reading.
+
+    Producing, then pending (every token produced, the last event not yet: the first reader
+    to catch up writes it, so the session advances only as `done` reaches a client; with no
+    reader, it is written at once and the advance is owed to the first delivery), then ended.
+    """
 
     __slots__ = (
         "_changed",
@@ -67,10 +69,13 @@ class Reply:
         "advance_from",
         "end",
         "ended_at",
+        "finisher",
         "finishing",
         "flushed",
         "followers",
         "frames",
+        "interrupted",
+        "on_end",
         "producer",
         "reply_id",
         "session_id",
@@ -86,17 +91,18 @@ class Reply:
         self._prefix = b"id: " + reply_id.encode() + b":"
         self.frames: list[bytes] = []
         self.end: str | None = None  # "done" or "error" once the last event is produced
-        # The step a `done` advances the session from when the first client to read it
-        # does so (the producer had no reader when it ended); None when nothing is owed.
-        self.advance_from: str | None = None
+        self.advance_from: str | None = None  # the step a `done` still owes its advance from
         self.followers = 0
-        self.finishing = False  # past the point where an interruption may land
         self.producer: gevent.Greenlet | None = None
+        self.finisher: Finisher | None = None  # set while pending
+        self.finishing = False  # the last event is being written: no interruption lands
+        self.interrupted: Exception | None = None
         self.ended_at = 0.0
         self.flushed = 0  # frames copied to the mirror
         self._changed = Event()
         self._mirror = mirror
         self._detached_at = 0.0
+        self.on_end: Callable[[Reply], None] | None = None
 
     def append(self, frame: bytes, end: str | None = None) -> int:
         """Add the next event (a frame without its `id:` line); returns its number."""
@@ -109,14 +115,38 @@ class Reply:
         self._changed.set()
         if self._mirror is not None:
             self._mirror.changed(self)
+        if end is not None and self.on_end is not None:
+            self.on_end(self)
         return n
 
     def wait(self, seen: int, timeout: float) -> bool:
         """Block until there are more than `seen` frames or the reply ended; False on timeout."""
-        if len(self.frames) > seen or self.end is not None:
+        if len(self.frames) > seen or self.end is not None or self.finisher is not None:
             return True
         self._changed.clear()  # no switch between the check and the wait: nothing is missed
         return self._changed.wait(timeout)
+
+    def pend(self, finisher: Finisher) -> None:
+        """Every token is produced: the last event waits for a reader (or is written now)."""
+        self.finisher = finisher
+        self._changed.set()
+        if self.followers == 0:
+            self.finish(attended=False)
+
+    def finish(self, attended: bool) -> bool:
+        """Write the last event now, once; False if it is not pending or someone else is."""
+        finisher = self.finisher
+        if finisher is None or self.finishing:
+            return False
+        self.finishing = True
+        self.finisher = None
+        try:
+            last, end, owed = finisher(attended, self.interrupted)
+        finally:
+            self.finishing = False
+        self.advance_from = owed
+        self.append(last, end)
+        return True
 
     def attach(self) -> None:
         self.followers += 1
@@ -124,12 +154,16 @@ class Reply:
     def detach(self, window_s: float) -> None:
         """A reader left; with none left, the reply goes on for `window_s`, then stops."""
         self.followers -= 1
-        if self.followers == 0 and self.end is None:
+        if self.followers > 0 or self.end is not None:
+            return
+        if self.finisher is not None:
+            gevent.spawn(self.finish, False)
+        else:
             self._detached_at = time.monotonic()
             gevent.spawn_later(window_s, self._check_abandoned, window_s)
 
     def _check_abandoned(self, window_s: float) -> None:
-        if self.end is not None or self.followers > 0:
+        if self.end is not None or self.followers > 0 or self.producer is None:
             return
         if self._mirror is not None and self._mirror.readers(self.reply_id):
             gevent.spawn_later(window_s, self._check_abandoned, window_s)
@@ -140,18 +174,20 @@ class Reply:
         else:
             self.interrupt(ReplyAbandoned())
 
-    def interrupt(self, error: ReplyInterrupted) -> None:
-        """End production early with `error`, unless the reply is already finishing."""
-        if self.finishing or self.end is not None or self.producer is None:
+    def interrupt(self, error: Exception) -> None:
+        """End the reply early with `error` (a ClarityError), unless it is already ending."""
+        if self.end is not None or self.finishing or self.interrupted is not None:
             return
-        gevent.get_hub().loop.run_callback(self._throw, error)
+        self.interrupted = error
+        if self.producer is not None:
+            gevent.get_hub().loop.run_callback(self._throw, error)
+        # Pending: the reader about to write the last event writes this error instead.
 
-    def _throw(self, error: ReplyInterrupted) -> None:
+    def _throw(self, error: Exception) -> None:
         # Checked again in the hub: the producer may have moved on since interrupt().
         producer = self.producer
-        if self.finishing or self.end is not None or producer is None or producer.dead:
-            return
-        producer.throw(error)
+        if producer is not None and not producer.dead and self.finisher is None:
+            producer.throw(error)
 
 
 class MemoryStore:
@@ -168,6 +204,7 @@ class MemoryStore:
     def create(self, reply_id: str, session_id: str, until: float = 0.0) -> Reply:
         self.sweep()
         reply = Reply(reply_id, session_id, until, self.mirror)
+        reply.on_end = self.ended
         self._replies[reply_id] = reply
         return reply
 
@@ -214,6 +251,16 @@ class Feed(Protocol):
 
     def wait(self, seen: int, timeout: float) -> bool: ...
 
+    def settle(self) -> bool:
+        """Write the pending last event now (this reader is about to deliver it)."""
+        ...
+
+    def owed(self) -> str | None:
+        """The step the `done` just delivered still advances the session from."""
+        ...
+
+    def paid(self) -> None: ...
+
 
 class LocalFeed:
     """A reply this worker holds."""
@@ -232,29 +279,43 @@ class LocalFeed:
     def wait(self, seen: int, timeout: float) -> bool:
         return self.reply.wait(seen, timeout)
 
+    def settle(self) -> bool:
+        return self.reply.finish(attended=True)
+
+    def owed(self) -> str | None:
+        return self.reply.advance_from
+
+    def paid(self) -> None:
+        self.reply.advance_from = None
+
 
 def follow(
-    feed: Feed, after: int, ping_s: float, delivered: Callable[[], None] | None = None
+    feed: Feed, after: int, ping_s: float, delivered: Callable[[str], None] | None = None
 ) -> Iterator[bytes]:
     """Each frame after event `after` once, in order, live to the end; `: ping` while silent.
 
-    `delivered` runs once the chunk holding the last event has been written (the server asks
-    for the next chunk only after the write succeeded; a failed write closes us instead).
+    `delivered(step)` runs when the chunk holding a `done` that still owes its advance has
+    been written (the server asks for the next chunk only after a write succeeded; a failed
+    write closes us instead), so a session advances as its `done` first reaches a client.
     """
     seen = after
+    backlog = after > 0  # a resume: what it missed goes out as one write
     while True:
         frames = feed.frames_after(seen)
         if frames:
+            chunks = [b"".join(frames)] if backlog and len(frames) > 1 else frames
+            backlog = False
+            yield from chunks
             seen += len(frames)
-            last = feed.ended() and not feed.frames_after(seen)
-            yield frames[0] if len(frames) == 1 else b"".join(frames)
-            if last:
-                if delivered is not None:
-                    delivered()
+            if feed.ended() and not feed.frames_after(seen):
+                owed = feed.owed()
+                if owed is not None and delivered is not None:
+                    feed.paid()
+                    delivered(owed)
                 return
         elif feed.ended():
             return
-        elif not feed.wait(seen, ping_s):
+        elif not feed.settle() and not feed.wait(seen, ping_s):
             yield PING_FRAME
 
 
@@ -268,9 +329,11 @@ class Follower:
         self._events = events
         self._reply = reply
         self._window_s = window_s
-        self._attached = reply is not None
+        self._attached = True
         if reply is not None:
             reply.attach()
+        global open_streams
+        open_streams += 1
 
     def __iter__(self) -> Follower:
         return self
@@ -289,9 +352,12 @@ class Follower:
         self._leave()
 
     def _leave(self) -> None:
-        if self._attached and self._reply is not None:
+        if self._attached:
             self._attached = False
-            self._reply.detach(self._window_s)
+            global open_streams
+            open_streams -= 1
+            if self._reply is not None:
+                self._reply.detach(self._window_s)
 
 
 def parse_last_event_id(raw: str | None) -> tuple[str, int] | None:
@@ -304,46 +370,19 @@ def parse_last_event_id(raw: str | None) -> tuple[str, int] | None:
     return reply_id, int(number)
 
 
-class Source(Protocol):
-    """What a producer runs: the turn's token frames, then its last event."""
-
-    def frames(self) -> Iterator[bytes]:
-        """Token frames (without `id:` lines), lazily; raises when the reply fails."""
-        ...
-
-    def finish(self, attended: bool) -> tuple[bytes, str, str | None]:
-        """The last frame, its kind, and the step its `done` still advances from on first
-        delivery (None when nothing is owed): with a reader attached, advance now."""
-        ...
-
-    def fail(self, error: Exception) -> bytes:
-        """The `error` frame for a failure or interruption, after giving the claim back."""
-        ...
-
-
-def produce(reply: Reply, source: Source, store: MemoryStore, draining: Callable[[], bool]) -> None:
-    """A producer greenlet's body: the reply's events into `reply`, whoever reads them."""
-    frames = source.frames()
+def produce(reply: Reply, source: Source) -> None:
+    """A producer greenlet's body: the reply's tokens into `reply`, whoever reads them; then
+    the last event is left to the first reader to catch up (or written now, with none)."""
     try:
-        try:
-            for frame in frames:
-                if draining():
-                    raise ServerRestarting()
-                reply.append(frame)
-            reply.finishing = True
-            last, end, owed = source.finish(reply.followers > 0)
-        except Exception as error:  # every failure becomes the `error` event
-            reply.finishing = True
-            close: Any = getattr(frames, "close", None)
-            if close is not None:
-                close()  # a coach's iterator lets go of its connection here
-            last, end, owed = source.fail(error), "error", None
-        reply.advance_from = owed
-        reply.append(last, end)
+        for frame in source.frames():
+            reply.append(frame)
+    except Exception as error:  # thrown in (revoked, abandoned) or a bug: the reply ends
+        if reply.interrupted is None:
+            reply.interrupted = error
     finally:
         reply.producer = None
-        store.ended(reply)
+    reply.pend(source.finish)
 
 
-def start(reply: Reply, source: Source, store: MemoryStore, draining: Callable[[], bool]) -> None:
-    reply.producer = gevent.spawn(produce, reply, source, store, draining)
+def start(reply: Reply, source: Source) -> None:
+    reply.producer = gevent.spawn(produce, reply, source)

@@ -163,6 +163,15 @@ class RemoteFeed:
     def ended(self) -> bool:
         return self.end is not None
 
+    def settle(self) -> bool:
+        return False  # only the producing worker can write a reply's last event
+
+    def owed(self) -> str | None:
+        return self.advance_from
+
+    def paid(self) -> None:
+        self.advance_from = None
+
     def wait(self, seen: int, timeout: float) -> bool:
         if len(self.frames) > seen or self.end is not None:
             return True

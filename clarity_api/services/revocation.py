@@ -16,8 +16,9 @@ import gevent
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from clarity_api.errors import TokenRevoked
 from clarity_api.models import Login
-from clarity_api.services.replies import LoginRevoked, Reply
+from clarity_api.services.replies import Reply
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,9 @@ class RevocationWatcher:
         revoked = [login for login in logins if login not in standing]
         for login in revoked:
             for reply in self._watched.pop(login, ()):
-                reply.interrupt(LoginRevoked())
+                reply.interrupt(
+                    TokenRevoked("This login was revoked while the reply was streaming.")
+                )
         return len(revoked)
 
     def _standing(self, logins: Iterable[uuid.UUID]) -> set[uuid.UUID]:

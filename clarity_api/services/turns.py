@@ -38,7 +38,7 @@ from clarity_api.errors import (
 from clarity_api.extensions import db
 from clarity_api.models import SessionStatus, SolveSession, SolveStep
 from clarity_api.safety.crisis import detect_crisis
-from clarity_api.services import parse_id, safety_counts
+from clarity_api.services import claims, parse_id, safety_counts
 from clarity_api.services.events import PING, DoneEvent, ErrorEvent, Event, TokenEvent
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ class TurnPlan:
     request: CoachRequest
     source: Coach
     emotion: tuple[str, float]
+    # The reply this turn claimed the session for (None: a turn streamed without keeping).
+    reply_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ def begin(
     step: str | None,
     history: Sequence[dict[str, str]],
     sources: ReplySources,
+    lease_s: float | None = None,
 ) -> TurnPlan:
     """Claim the session's step for this message and decide how the turn is answered.
 
@@ -77,7 +80,8 @@ def begin(
     and only a daily count records it. Earlier turns of the person's that signalled one are
     context no coach may see either.
     """
-    key, current = claim(user_id, session_id, step)
+    reply_id = uuid.uuid4() if lease_s is not None else None
+    key, current = claim(user_id, session_id, step, reply_id, lease_s or 0.0)
     crisis = detect_crisis(content)
     if crisis:
         safety_counts.record_blocked()
@@ -92,29 +96,40 @@ def begin(
         request=CoachRequest(step=current, content=content, history=context),
         source=sources.safety if crisis else sources.coach,
         emotion=detect_emotion(content),
+        reply_id=reply_id,
     )
 
 
-def claim(user_id: uuid.UUID, session_id: str, step: str | None) -> tuple[uuid.UUID, SolveStep]:
-    """The session's id and current step, if a message may be answered now; marks it active.
+def claim(
+    user_id: uuid.UUID,
+    session_id: str,
+    step: str | None,
+    reply_id: uuid.UUID | None = None,
+    lease_s: float = 0.0,
+) -> tuple[uuid.UUID, SolveStep]:
+    """The session's id and current step, if a message may be answered now; marks it active
+    and, with `reply_id`, claims it for that reply (one live reply per session).
 
-    One UPDATE ... RETURNING (plain Core: this runs for every message) both reads the step and
-    moves `last_active_at`, so `flask sessions expire` never retires a session a reply is being
-    written for. Every message moves it alike, blocked ones too: the row does not show which.
+    One UPDATE ... RETURNING (plain Core: this runs for every message) reads the step, takes
+    the claim and moves `last_active_at`, so `flask sessions expire` never retires a session a
+    reply is being written for. Every message moves it alike, blocked ones too: the row does
+    not show which. A step mismatch raises, so the route rolls the claim back.
     """
     key = parse_id(session_id, SessionNotFound)
     mine = (SolveSession.id == key, SolveSession.user_id == user_id)
+    now = utcnow()
+    where = [*mine, SolveSession.status == SessionStatus.ACTIVE]
+    values: dict[str, Any] = {"last_active_at": now}
+    if reply_id is not None:
+        where.append(claims.free(now))
+        values.update(claims.take(reply_id, now, lease_s))
     connection = db.session.connection()
     row = connection.execute(
-        update(SolveSession)
-        .where(*mine, SolveSession.status == SessionStatus.ACTIVE)
-        .values(last_active_at=utcnow())
-        .returning(SolveSession.current_step)
+        update(SolveSession).where(*where).values(**values).returning(SolveSession.current_step)
     ).first()
     if row is None:
-        if connection.execute(select(SolveSession.id).where(*mine)).first() is None:
-            raise SessionNotFound()
-        raise SessionCompleted()
+        found = connection.execute(select(*claims.refusal_columns()).where(*mine)).first()
+        raise claims.refusal(found, now)
     current: SolveStep = row.current_step
     if step is not None and step != current:
         raise StepMismatch(details={"current_step": current.value})
@@ -170,14 +185,24 @@ def produce(
     yield Finished(usage, ending)
 
 
-def finish(engine: Engine, turn: TurnPlan, finished: Finished) -> DoneEvent | ErrorEvent:
+def finish(
+    engine: Engine, turn: TurnPlan, finished: Finished, attended: bool = True
+) -> DoneEvent | ErrorEvent:
     """The `done` event, after the session's step change commits; or the error saying why the
-    session could not advance (it moved on, or was closed or deleted, meanwhile)."""
+    session could not advance (it moved on, or was closed or deleted, meanwhile).
+
+    `attended`: a client is about to be written this `done`, so the session advances now.
+    Otherwise (a kept reply no one reads) the claim is given back, `done` says where the
+    session will be, and the first delivery advances it (claims.advance_on_delivery).
+    """
     try:
-        if finished.ending.advances:
+        if finished.ending.advances and attended:
             # One short transaction straight on the engine: no app context, no ORM session.
             with engine.begin() as connection:
                 next_step, status = advance(connection, turn)
+        elif turn.reply_id is not None:
+            with engine.begin() as connection:
+                next_step, status = hand_over(connection, turn, finished.ending.advances)
         else:
             next_step, status = turn.step, SessionStatus.ACTIVE
     except Exception as exc:
@@ -203,32 +228,55 @@ def advance(connection: Connection, turn: TurnPlan) -> tuple[SolveStep | None, S
     step after the last completes the session: (None, COMPLETED).
     """
     following = turn.step.next()
-    now = utcnow()
-    values: dict[str, Any] = {
-        "current_step": following or turn.step,
-        "last_active_at": now,
-        "updated_at": now,
-    }
-    if following is None:
-        values.update(status=SessionStatus.COMPLETED, completed_at=now)
+    where = [
+        SolveSession.id == turn.session_id,
+        SolveSession.current_step == turn.step,
+        SolveSession.status == SessionStatus.ACTIVE,
+    ]
+    if turn.reply_id is not None:  # this reply's claim, dropped by the same statement
+        where.append(SolveSession.reply_id == turn.reply_id)
     result = connection.execute(
-        update(SolveSession)
-        .where(
-            SolveSession.id == turn.session_id,
-            SolveSession.current_step == turn.step,
-            SolveSession.status == SessionStatus.ACTIVE,
-        )
-        .values(**values)
+        update(SolveSession).where(*where).values(**claims.advance_values(turn.step))
     )
     if result.rowcount != 1:
-        raise _why_not_advanced(connection, turn.session_id)
+        raise _why_not_advanced(connection, turn)
     return following, SessionStatus.COMPLETED if following is None else SessionStatus.ACTIVE
 
 
-def _why_not_advanced(connection: Connection, session_id: uuid.UUID) -> ClarityError:
-    row = connection.execute(
-        select(SolveSession.status, SolveSession.current_step).where(SolveSession.id == session_id)
-    ).first()
+def hand_over(
+    connection: Connection, turn: TurnPlan, advances: bool
+) -> tuple[SolveStep | None, SessionStatus]:
+    """Give the claim back without advancing; where the session will be once `done` is
+    delivered. Raises, as `advance` does, if it was closed or moved on meanwhile."""
+    assert turn.reply_id is not None
+    row = claims.release(connection, turn.session_id, turn.reply_id)
+    if row is None or row.status != SessionStatus.ACTIVE or row.current_step != turn.step:
+        raise _why(row)
+    following = turn.step.next() if advances else turn.step
+    done = advances and following is None
+    return following, SessionStatus.COMPLETED if done else SessionStatus.ACTIVE
+
+
+def give_back(engine: Engine, turn: TurnPlan) -> None:
+    """A kept reply ended with an error: one UPDATE drops its claim, the step stays."""
+    if turn.reply_id is not None:
+        with engine.begin() as connection:
+            claims.release(connection, turn.session_id, turn.reply_id)
+
+
+def _why_not_advanced(connection: Connection, turn: TurnPlan) -> ClarityError:
+    if turn.reply_id is not None:  # the claim is still ours: drop it as we read why
+        return _why(claims.release(connection, turn.session_id, turn.reply_id))
+    return _why(
+        connection.execute(
+            select(SolveSession.status, SolveSession.current_step).where(
+                SolveSession.id == turn.session_id
+            )
+        ).first()
+    )
+
+
+def _why(row: Any) -> ClarityError:
     if row is None:
         return SessionNotFound("The session was deleted while the reply was streaming.")
     if row.status != SessionStatus.ACTIVE:

@@ -74,6 +74,14 @@ def signed_in_user_id() -> uuid.UUID:
     return uuid.UUID(get_jwt_identity())
 
 
+def signed_in_login_id() -> uuid.UUID | None:
+    """The login (sign-in) behind this request's access token, watched while its reply runs."""
+    try:
+        return uuid.UUID(str(get_jwt()["lid"]))
+    except (KeyError, ValueError):
+        return None
+
+
 def signed_in_user() -> User:
     """The signed-in person's row, loaded on first use in a request (most routes need only
     the id). Gone since the token check (account deleted meanwhile): TOKEN_REVOKED."""

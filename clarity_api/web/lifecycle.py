@@ -5,12 +5,22 @@ from __future__ import annotations
 import time
 
 _drain_at: float | None = None
+_term_at: float | None = None
 
 
 def start_draining(after_s: float) -> None:
     """Called on SIGTERM: streams still running `after_s` from now end with an error event."""
-    global _drain_at
-    _drain_at = time.monotonic() + after_s
+    global _drain_at, _term_at
+    _term_at = time.monotonic()
+    _drain_at = _term_at + after_s
+
+
+def finish_replies(within_s: float) -> None:
+    """The worker is exiting: kept replies end within `within_s` of SIGTERM (or of now)."""
+    from clarity_api.services import reply_turns
+
+    start = _term_at if _term_at is not None else time.monotonic()
+    reply_turns.shutdown_all(max(0.0, start + within_s - time.monotonic()))
 
 
 def draining() -> bool:
@@ -18,5 +28,5 @@ def draining() -> bool:
 
 
 def reset() -> None:
-    global _drain_at
-    _drain_at = None
+    global _drain_at, _term_at
+    _drain_at = _term_at = None

@@ -8,12 +8,12 @@ import gevent
 import pytest
 from gevent.event import Event
 
+from clarity_api.errors import ReplyAbandoned, TokenRevoked
 from clarity_api.services import replies
 from clarity_api.services.replies import (
     PING_FRAME,
     Follower,
     LocalFeed,
-    LoginRevoked,
     MemoryStore,
     Reply,
     follow,
@@ -44,21 +44,21 @@ class FakeSource:
         finally:
             self.closed = True
 
-    def finish(self, attended: bool) -> tuple[bytes, str, str | None]:
+    def finish(self, attended: bool, error: Exception | None) -> tuple[bytes, str, str | None]:
         self.finished_with = attended
+        if error is not None:
+            self.failed_with = error
+            code = getattr(error, "error", "X").encode()
+            return b'event: error\ndata: {"error":"%s"}\n\n' % code, "error", None
         return DONE, "done", None if attended else "receive"
-
-    def fail(self, error: Exception) -> bytes:
-        self.failed_with = error
-        return b'event: error\ndata: {"error":"%s"}\n\n' % getattr(error, "code", "X").encode()
 
 
 def ids(body: bytes) -> list[str]:
     return [line[4:] for line in body.decode().split("\n") if line.startswith("id: ")]
 
 
-def run(reply: Reply, source: FakeSource, store: MemoryStore, draining=lambda: False) -> None:
-    replies.start(reply, source, store, draining)
+def run(reply: Reply, source: FakeSource, store: MemoryStore) -> None:
+    replies.start(reply, source)
 
 
 @pytest.fixture
@@ -79,6 +79,18 @@ def test_a_followed_reply_carries_numbered_ids_and_ends_with_done(store):
     assert reply.followers == 0
 
 
+def test_a_reader_that_leaves_before_done_leaves_the_advance_owed(store):
+    reply = store.create("r1", "s1")
+    source = FakeSource()
+    body = Follower(follow(LocalFeed(reply), 0, 1.0), reply, 30)
+    run(reply, source, store)
+    next(body)
+    body.close()  # every token was produced, but done had not been written
+    gevent.idle()
+    assert source.finished_with is False
+    assert reply.end == "done" and reply.advance_from == "receive"
+
+
 def test_resuming_after_n_replays_the_rest_once_in_order(store):
     reply = store.create("r1", "s1")
     run(reply, FakeSource(), store)
@@ -96,8 +108,10 @@ def test_a_reply_nobody_reads_owes_its_advance_to_the_first_delivery(store):
     assert source.finished_with is False
     assert reply.advance_from == "receive"
     delivered = []
-    list(follow(LocalFeed(reply), 2, 1.0, delivered=lambda: delivered.append(True)))
-    assert delivered == [True]
+    list(follow(LocalFeed(reply), 2, 1.0, delivered=delivered.append))
+    assert delivered == ["receive"]
+    list(follow(LocalFeed(reply), 2, 1.0, delivered=delivered.append))
+    assert delivered == ["receive"]  # a replayed done owes nothing
 
 
 def test_a_follower_waits_for_live_tokens_and_pings_while_silent(store):
@@ -124,7 +138,7 @@ def test_a_reply_no_one_reads_for_the_window_ends_abandoned(store):
     body.close()  # the client went away
     reply.producer.join(timeout=5) if reply.producer else None
     assert reply.end == "error"
-    assert isinstance(source.failed_with, replies.ReplyAbandoned)
+    assert isinstance(source.failed_with, ReplyAbandoned)
     assert source.closed  # what the coach held is let go
     assert ids(b"".join(reply.frames)) == ["r1:1", "r1:2"]
 
@@ -160,20 +174,11 @@ def test_an_interrupted_reply_ends_with_that_error(store):
     run(reply, source, store)
     source.gates[0].set()
     gevent.idle()
-    reply.interrupt(LoginRevoked())
+    reply.interrupt(TokenRevoked())
     reply.producer.join(timeout=5) if reply.producer else None
     assert reply.end == "error"
     assert b'"TOKEN_REVOKED"' in reply.frames[-1]
     assert len(reply.frames) == 2
-
-
-def test_a_draining_worker_ends_replies_with_a_retryable_error(store):
-    reply = store.create("r1", "s1")
-    source = FakeSource()
-    run(reply, source, store, draining=lambda: True)
-    gevent.idle()
-    assert isinstance(source.failed_with, replies.ServerRestarting)
-    assert source.failed_with.retryable is True
 
 
 def test_ended_replies_are_kept_for_the_retention_then_dropped():

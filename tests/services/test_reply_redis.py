@@ -54,7 +54,7 @@ def test_another_worker_replays_the_kept_reply_after_n(client):
     producer = mirror(client)
     store = MemoryStore(60, producer)
     reply = store.create("r1", "s1")
-    replies.start(reply, FakeSource(), store, lambda: False)
+    replies.start(reply, FakeSource())
     gevent.idle()
     producer.flush()
     elsewhere = mirror(client)
@@ -70,7 +70,7 @@ def test_another_worker_follows_a_live_reply_to_its_end(client):
     store = MemoryStore(60, producer)
     reply = store.create("r1", "s1", until=9e9)
     source = FakeSource(gated=True)
-    replies.start(reply, source, store, lambda: False)
+    replies.start(reply, source)
     elsewhere = mirror(client)
     elsewhere.prefix = producer.prefix
     feed = elsewhere.feed("r1", live=True)

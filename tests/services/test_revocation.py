@@ -9,8 +9,8 @@ import jwt as pyjwt
 import pytest
 from sqlalchemy import event
 
+from clarity_api.errors import TokenRevoked
 from clarity_api.extensions import db
-from clarity_api.services.replies import LoginRevoked
 from clarity_api.services.revocation import RevocationWatcher
 from tests.conftest import PASSWORD, bearer
 
@@ -65,10 +65,10 @@ def test_a_revoked_or_deleted_login_interrupts_its_replies(watcher, client, make
     second = watch(watcher, person)
     assert revoke(client, person).status_code < 500
     assert watcher.check() == 1
-    assert [type(e) for e in mine.interrupted] == [LoginRevoked]
-    assert [type(e) for e in second.interrupted] == [LoginRevoked]
+    assert [type(e) for e in mine.interrupted] == [TokenRevoked]
+    assert [type(e) for e in second.interrupted] == [TokenRevoked]
     assert theirs.interrupted == []
-    assert LoginRevoked.code == "TOKEN_REVOKED" and LoginRevoked.retryable is False
+    assert mine.interrupted[0].error == "TOKEN_REVOKED" and not mine.interrupted[0].retryable
 
 
 def test_one_query_per_chunk_of_logins_whatever_the_number_of_replies(app, watcher, make_user):
