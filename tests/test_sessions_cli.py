@@ -312,7 +312,7 @@ def test_a_message_to_an_idle_session_keeps_it_from_expiring_while_the_reply_str
     sid = open_session(client, user)
     make_idle(app, sid, IDLE)
     chunks = iter(open_stream(client, user["headers"], sid, "I'm back").response)
-    assert next(chunks).startswith(b"event: token")
+    assert b"\nevent: token\n" in next(chunks)
 
     assert expired_counts(expire(runner, "--older-than", "7d").output) == (0, 0)
     events = read_events(b"".join(chunks))
@@ -360,7 +360,7 @@ def test_a_stream_open_when_the_session_expires_ends_with_error_not_done(
 ) -> None:
     sid = open_session(client, user)
     chunks = iter(open_stream(client, user["headers"], sid, "hello").response)
-    assert next(chunks).startswith(b"event: token")
+    assert b"\nevent: token\n" in next(chunks)
 
     make_idle(app, sid, IDLE)
     assert expired_counts(expire(runner, "--older-than", "7d").output) == (1, 1)
