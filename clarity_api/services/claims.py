@@ -69,10 +69,9 @@ def release(connection: Connection, session_id: uuid.UUID, reply_id: uuid.UUID) 
     ).first()
 
 
-def advance_values(step: str) -> dict[str, Any]:
+def advance_values(step: str, now: datetime) -> dict[str, Any]:
     """SET of the UPDATE that moves a session past `step` (and drops any claim)."""
     following = SolveStep(step).next()
-    now = utcnow()
     values: dict[str, Any] = {
         "current_step": SolveStep(following or step),
         "last_active_at": now,
@@ -101,7 +100,7 @@ def advance_on_delivery(
             SolveSession.status == SessionStatus.ACTIVE,
             SolveSession.current_step == SolveStep(step),
         )
-        .values(**advance_values(step))
+        .values(**advance_values(step, utcnow()))
     )
     return bool(result.rowcount == 1)
 

@@ -236,7 +236,7 @@ def advance(connection: Connection, turn: TurnPlan) -> tuple[SolveStep | None, S
     if turn.reply_id is not None:  # this reply's claim, dropped by the same statement
         where.append(SolveSession.reply_id == turn.reply_id)
     result = connection.execute(
-        update(SolveSession).where(*where).values(**claims.advance_values(turn.step))
+        update(SolveSession).where(*where).values(**claims.advance_values(turn.step, utcnow()))
     )
     if result.rowcount != 1:
         raise _why_not_advanced(connection, turn)
