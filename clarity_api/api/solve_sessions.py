@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from flask.views import MethodView
 
 from clarity_api.api.docs import component_ref, id_parameter, links
@@ -210,7 +210,7 @@ def post_message(message: dict[str, Any], session_id: str) -> Any:
     )
     db.session.commit()
     db.session.remove()  # no connection is held while the reply is paced out
-    body = kept.stream(turn, signed_in_login_id(), lifecycle.draining)
+    body = kept.stream(turn, signed_in_login_id(), lifecycle.draining, g.get("metrics_started"))
     return sse_bytes(body, str(turn.reply_id))
 
 

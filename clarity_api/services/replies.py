@@ -319,16 +319,32 @@ def follow(
             yield PING_FRAME
 
 
+class Watch(Protocol):
+    """What a stream reports about itself (metrics): its first write, and how it ended."""
+
+    def first(self) -> None: ...
+
+    def left(self, reply: Reply | None, finished: bool) -> None: ...
+
+
 class Follower:
     """The response body of a stream: `follow()` plus a reader count that a close always
     gives back, even when the server closes the body before reading it."""
 
-    __slots__ = ("_attached", "_events", "_reply", "_window_s")
+    __slots__ = ("_attached", "_events", "_fresh", "_reply", "_watch", "_window_s")
 
-    def __init__(self, events: Iterator[bytes], reply: Reply | None, window_s: float) -> None:
+    def __init__(
+        self,
+        events: Iterator[bytes],
+        reply: Reply | None,
+        window_s: float,
+        watch: Watch | None = None,
+    ) -> None:
         self._events = events
         self._reply = reply
         self._window_s = window_s
+        self._watch = watch
+        self._fresh = watch is not None
         self._attached = True
         if reply is not None:
             reply.attach()
@@ -340,24 +356,30 @@ class Follower:
 
     def __next__(self) -> bytes:
         try:
-            return next(self._events)
+            chunk = next(self._events)
         except StopIteration:
-            self._leave()
+            self._leave(finished=True)
             raise
+        if self._fresh and chunk is not PING_FRAME and self._watch is not None:
+            self._fresh = False
+            self._watch.first()
+        return chunk
 
     def close(self) -> None:
         close: Any = getattr(self._events, "close", None)
         if close is not None:
             close()
-        self._leave()
+        self._leave(finished=False)
 
-    def _leave(self) -> None:
+    def _leave(self, finished: bool) -> None:
         if self._attached:
             self._attached = False
             global open_streams
             open_streams -= 1
             if self._reply is not None:
                 self._reply.detach(self._window_s)
+            if self._watch is not None:
+                self._watch.left(self._reply, finished)
 
 
 def parse_last_event_id(raw: str | None) -> tuple[str, int] | None:

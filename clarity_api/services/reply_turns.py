@@ -12,6 +12,7 @@ first delivery of the kept `done` (claims.advance_on_delivery); a replay advance
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -29,6 +30,7 @@ from clarity_api.services.events import DoneEvent, ErrorEvent, TokenEvent
 from clarity_api.services.replies import Follower, LocalFeed, MemoryStore, Reply, follow
 from clarity_api.services.revocation import RevocationWatcher
 from clarity_api.streaming import encode, token_frame
+from clarity_api.web import metrics
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class TurnSource:
         end = turns.failure(error) if error is not None else self._end
         if isinstance(end, turns.Finished):
             event = turns.finish(self.engine, self.turn, end, attended)
+            _count_failure(event)
             owed = not attended and end.ending.advances and isinstance(event, DoneEvent)
             kind = "done" if isinstance(event, DoneEvent) else "error"
             return encode(event), kind, self.turn.step.value if owed else None
@@ -63,7 +66,43 @@ class TurnSource:
             turns.give_back(self.engine, self.turn)
         except Exception as exc:  # the claim then lapses with its lease
             log.warning("reply claim not given back: %s", type(exc).__name__)
-        return encode(end or ErrorEvent.of(InternalError())), "error", None
+        last = end or ErrorEvent.of(InternalError())
+        _count_failure(last)
+        return encode(last), "error", None
+
+
+def _count_failure(event: DoneEvent | ErrorEvent) -> None:
+    kind = metrics.COACH_FAILURE_KINDS.get(event.error) if isinstance(event, ErrorEvent) else None
+    if kind:
+        metrics.COACH_FAILURES.labels(kind).inc()
+
+
+class StreamWatch:
+    """A POST stream's metrics: live while open, time to first word, outcome, duration."""
+
+    __slots__ = ("started",)
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        metrics.LIVE_STREAMS.inc()
+
+    def first(self) -> None:
+        metrics.FIRST_TOKEN.observe(time.perf_counter() - self.started)
+
+    def left(self, reply: Reply | None, finished: bool) -> None:
+        metrics.LIVE_STREAMS.dec()
+        outcome = "disconnected"  # unless the last event went out
+        if finished and reply is not None and reply.end is not None:
+            outcome = _outcome(reply.frames[-1])
+        metrics.REPLIES.labels(outcome).inc()
+        metrics.STREAM_DURATION.observe(time.perf_counter() - self.started)
+
+
+def _outcome(last: bytes) -> str:
+    data = json.loads(last[last.index(b"\ndata: ") + 7 :])
+    if "error" in data:
+        return str(data["error"]).lower()
+    return "blocked" if data.get("blocked") else "done"
 
 
 class KeptReplies:
@@ -91,7 +130,11 @@ class KeptReplies:
         _desks.add(self)
 
     def stream(
-        self, turn: turns.TurnPlan, login_id: uuid.UUID | None, draining: Callable[[], bool]
+        self,
+        turn: turns.TurnPlan,
+        login_id: uuid.UUID | None,
+        draining: Callable[[], bool],
+        started: float | None = None,
     ) -> Follower:
         """Start producing the turn's reply; the body that follows it from its first event."""
         assert turn.reply_id is not None
@@ -101,7 +144,8 @@ class KeptReplies:
         if login_id is not None:
             self.watcher.watch(login_id, reply)
             reply.on_end = self._ended(login_id)
-        body = Follower(follow(LocalFeed(reply), 0, self.ping_s), reply, self.window_s)
+        watch = StreamWatch(started if started is not None else time.perf_counter())
+        body = Follower(follow(LocalFeed(reply), 0, self.ping_s), reply, self.window_s, watch)
         replies.start(reply, TurnSource(turn, self.engine, draining))
         return body
 

@@ -60,7 +60,7 @@ REQUEST_LATENCY = Histogram(
     ["method", "route", "status"],
 )
 
-_COACH_FAILURE_KINDS = {"COACH_UNAVAILABLE": "unavailable", "COACH_TIMEOUT": "timeout"}
+COACH_FAILURE_KINDS = {"COACH_UNAVAILABLE": "unavailable", "COACH_TIMEOUT": "timeout"}
 _QUOTAS = {"QUOTA_EXCEEDED": "sessions", "DEVICE_LIMIT_REACHED": "devices"}
 
 
@@ -86,7 +86,7 @@ def _observed(events: Iterator[Event], started: float) -> Iterator[Event]:
                 outcome = "blocked" if event.data.get("blocked") else "done"
             elif type(event) is ErrorEvent:
                 outcome = event.error.lower()
-                kind = _COACH_FAILURE_KINDS.get(event.error)
+                kind = COACH_FAILURE_KINDS.get(event.error)
                 if kind:
                     COACH_FAILURES.labels(kind).inc()
             yield event
