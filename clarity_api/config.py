@@ -27,6 +27,20 @@ def database_url(raw: str | None) -> str:
     return raw
 
 
+def entitlement_tiers(raw: str) -> dict[str, str]:
+    """REVENUECAT_ENTITLEMENTS: `entitlement:tier` pairs, comma-separated."""
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        entitlement, _, tier = (p.strip() for p in item.partition(":"))
+        if not entitlement or tier not in {"free", "standard", "pro"}:
+            raise ValueError(
+                f"REVENUECAT_ENTITLEMENTS: {item!r} is not entitlement:tier "
+                "(tier free, standard or pro)"
+            )
+        pairs[entitlement] = tier
+    return pairs
+
+
 def redis_storage(raw: str | None) -> str:
     return raw if raw else "memory://"
 
@@ -110,6 +124,13 @@ class Config:
 
     # Reported by /auth/config/features.
     APP_VERSION = os.environ.get("APP_VERSION") or "1.0.0"
+
+    # The RevenueCat webhook (docs/subscriptions.md): off while REVENUECAT_WEBHOOK_AUTH is unset.
+    REVENUECAT_WEBHOOK_AUTH = os.environ.get("REVENUECAT_WEBHOOK_AUTH") or None
+    REVENUECAT_ENTITLEMENTS = entitlement_tiers(
+        os.environ.get("REVENUECAT_ENTITLEMENTS", "pro:pro,standard:standard")
+    )
+    REVENUECAT_ACCEPT_SANDBOX = env_bool("REVENUECAT_ACCEPT_SANDBOX", False)
 
     API_TITLE = "Clarity API"
     API_VERSION = "1.0.0"

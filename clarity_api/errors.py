@@ -87,6 +87,11 @@ class RefreshTokenReused(TokenRevoked):
     default_message = "This refresh token was already used; the login is revoked."
 
 
+class WebhookUnauthorized(Unauthorized):
+    error = "INVALID_TOKEN"
+    default_message = "The Authorization header is not the webhook's configured value."
+
+
 class DeviceLimitReached(ClarityError):
     status_code = 403
     error = "DEVICE_LIMIT_REACHED"

@@ -17,9 +17,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import MetaData, inspect, select
 
-from clarity_api.clock import isoformat
+from clarity_api.clock import isoformat, utcnow
 from clarity_api.extensions import db
 from tests.conftest import bearer, open_stream, read_events
+from tests.revenuecat import MONTH, WEBHOOK_ON, sample, send
 
 # Where each table that holds a person's rows appears in GET /auth/me/export.
 EXPORT_SECTION = {
@@ -29,11 +30,17 @@ EXPORT_SECTION = {
     "devices": "devices",
     "logins": "logins",
     "solve_sessions": "sessions",
+    "subscription_events": "subscription_events",
 }
 # Kept from the export on purpose: credentials and token material.
 SECRET_COLUMNS = {("users", "password_hash"), ("logins", "refresh_token_hash")}
 # Tables with no path to a person: a daily count of blocked messages, nothing else.
 NOT_PERSONAL = {"blocked_message_counts", "alembic_version"}
+
+
+@pytest.fixture
+def config_overrides() -> dict[str, Any]:
+    return dict(WEBHOOK_ON)  # the store webhook on, so people have store events too
 
 
 def plain(value: Any) -> Any:
@@ -97,10 +104,15 @@ def rows_of(user_id: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def busy_person(client: FlaskClient, runner: Any, make_user: Any) -> dict[str, Any]:
-    """Someone with two devices, a rotated and a revoked login, and sessions in every status."""
+    """Someone with two devices, a rotated and a revoked login, sessions in every status, and
+    a subscription bought in the store then renewed."""
     tag = uuid.uuid4().hex[:8]  # fingerprints are only unique per account: keep them apart
     person = make_user(fingerprint=f"phone-{tag}", device_name="Ana's phone", platform="ios")
-    assert runner.invoke(args=["users", "set-tier", person["email"], "pro"]).exit_code == 0
+    assert runner.invoke(args=["users", "set-tier", person["email"], "standard"]).exit_code == 0
+    now = utcnow()
+    for kind, at in (("INITIAL_PURCHASE", now - MONTH), ("RENEWAL", now)):
+        body = sample(kind, person["id"], at=at, expires=at + MONTH)
+        assert send(client, body).get_json() == {"result": "applied"}
     login = {
         "email": person["email"],
         "password": person["password"],
@@ -151,6 +163,7 @@ def test_export_holds_every_stored_value_of_the_person(
         "devices": 2,
         "logins": 3,
         "solve_sessions": 4,
+        "subscription_events": 2,
     }
     for name, rows in stored.items():
         section = export[EXPORT_SECTION[name]]

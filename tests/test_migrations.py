@@ -23,6 +23,7 @@ TABLES = {
     "logins",
     "solve_sessions",
     "blocked_message_counts",
+    "subscription_events",
 }
 
 

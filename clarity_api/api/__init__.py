@@ -15,9 +15,10 @@ def register_blueprints(api: ClarityApi) -> None:
         health,
         logins,
         solve_sessions,
+        webhooks,
     )
 
     docs.register_components(api)
-    for module in (auth, account, devices, logins, features, solve_sessions, health):
+    for module in (auth, account, devices, logins, features, solve_sessions, health, webhooks):
         api.register_blueprint(module.blp)
     api.register_blueprint(account.app_blp)

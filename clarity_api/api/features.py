@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app
 
 from clarity_api.schemas.auth import FeaturesSchema
+from clarity_api.services import subscriptions
 from clarity_api.web.openapi import errors
 from clarity_api.web.parsing import ClarityBlueprint
 
@@ -22,7 +23,7 @@ def features() -> Any:
     """Which features this service offers; no token needed."""
     config = current_app.config
     return {
-        "payments_enabled": bool(config.get("REVENUECAT_WEBHOOK_AUTH")),
+        "payments_enabled": subscriptions.payments_enabled(config),
         "beta_mode": False,
         "app_version": config["APP_VERSION"],
     }

@@ -15,7 +15,7 @@ from flask.cli import AppGroup
 from clarity_api.clock import isoformat, utcnow
 from clarity_api.extensions import db
 from clarity_api.models import Tier
-from clarity_api.services import auth, expiry
+from clarity_api.services import auth, expiry, subscriptions
 from clarity_api.services.funnel import funnel
 
 users = AppGroup("users", help="Manage accounts.")
@@ -45,14 +45,11 @@ class Duration(click.ParamType):
 @click.argument("email")
 @click.argument("tier", type=click.Choice([t.value for t in Tier]))
 def set_tier(email: str, tier: str) -> None:
-    """Change an account's subscription tier (payments are out of scope)."""
-    from clarity_api.clock import utcnow
-
+    """Set an account's tier by hand (support): no expiry; the next store event decides again."""
     user = auth.find_user(email)
     if user is None:
         raise click.ClickException(f"No account with email {email}")
-    user.subscription.tier = Tier(tier)
-    user.subscription.updated_at = utcnow()
+    subscriptions.set_tier(user, Tier(tier))
     db.session.commit()
     click.echo(f"{user.email} is now on the {tier} tier.")
 

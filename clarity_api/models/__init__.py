@@ -3,7 +3,7 @@
 from clarity_api.models.device import Device, Login
 from clarity_api.models.enums import Platform, SessionStatus, SolveStep, Tier
 from clarity_api.models.solve_session import BlockedMessageCount, SolveSession
-from clarity_api.models.user import Subscription, UsageCounter, User
+from clarity_api.models.user import Subscription, SubscriptionEvent, UsageCounter, User
 
 __all__ = [
     "BlockedMessageCount",
@@ -14,6 +14,7 @@ __all__ = [
     "SolveSession",
     "SolveStep",
     "Subscription",
+    "SubscriptionEvent",
     "Tier",
     "UsageCounter",
     "User",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, Enum, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clarity_api.clock import utcnow
@@ -17,6 +17,10 @@ from clarity_api.models.types import UTCDateTime
 if TYPE_CHECKING:
     from clarity_api.models.device import Device, Login
     from clarity_api.models.solve_session import SolveSession
+
+
+# Late renewals reach us after the expiry they extend: access holds this long past it.
+GRACE = timedelta(hours=24)
 
 
 class User(db.Model):  # type: ignore[name-defined]
@@ -41,10 +45,14 @@ class User(db.Model):  # type: ignore[name-defined]
     solve_sessions: Mapped[list[SolveSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+    subscription_events: Mapped[list[SubscriptionEvent]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
 
     @property
     def tier(self) -> str:
-        return self.subscription.tier.value
+        """The tier in force now: quota, device limit and /auth/me all read it here."""
+        return self.subscription.effective_tier(utcnow()).value
 
 
 class Subscription(db.Model):  # type: ignore[name-defined]
@@ -59,8 +67,34 @@ class Subscription(db.Model):  # type: ignore[name-defined]
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the paid period ends (the store's expiration_at_ms); null: no end (free, a lifetime
+    # purchase, or a tier set by `flask users set-tier`).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    will_renew: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # event_timestamp_ms of the newest store event applied: older deliveries change nothing.
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="subscription")
+
+    def effective_tier(self, now: datetime) -> Tier:
+        """A paid tier lapses on its own a grace period after its expiry, event or not."""
+        if self.expires_at is not None and now > self.expires_at + GRACE:
+            return Tier.FREE
+        return self.tier
+
+
+class SubscriptionEvent(db.Model):  # type: ignore[name-defined]
+    """A store event applied to the person: its id is how a redelivery is recognised."""
+
+    __tablename__ = "subscription_events"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # RevenueCat's event id
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[str] = mapped_column(String(40))
+    event_timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class UsageCounter(db.Model):  # type: ignore[name-defined]

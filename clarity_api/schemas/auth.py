@@ -107,8 +107,22 @@ class TokenSchema(Schema):
     user = fields.Nested(UserSchema, required=True)
 
 
+class SubscriptionSchema(Schema):
+    tier = fields.String(required=True, validate=validate.OneOf(TIER_NAMES))
+    expires_at = UTCDateTimeField(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "When the paid period ends (access holds 24 h longer); null: "
+            "free, or no end"
+        },
+    )
+    will_renew = fields.Boolean(required=True)
+
+
 class MeSchema(UserSchema):
     usage = fields.Nested(UsageSchema, required=True)
+    subscription = fields.Nested(SubscriptionSchema, required=True)
 
 
 class DeviceSchema(Schema):
@@ -172,9 +186,27 @@ class ExportAccountSchema(Schema):
 
 
 class ExportSubscriptionSchema(Schema):
-    tier = fields.String(required=True, validate=validate.OneOf(TIER_NAMES))
+    tier = fields.String(
+        required=True,
+        validate=validate.OneOf(TIER_NAMES),
+        metadata={"description": "As stored: past expires_at by 24 h it counts as free"},
+    )
     created_at = UTCDateTimeField(required=True)
     updated_at = UTCDateTimeField(required=True)
+    expires_at = UTCDateTimeField(required=True, allow_none=True)
+    will_renew = fields.Boolean(required=True)
+    last_event_at = UTCDateTimeField(
+        required=True,
+        allow_none=True,
+        metadata={"description": "When the newest store event applied happened"},
+    )
+
+
+class ExportSubscriptionEventSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "RevenueCat's event id"})
+    type = fields.String(required=True, metadata={"example": "RENEWAL"})
+    event_timestamp = UTCDateTimeField(required=True)
+    applied_at = UTCDateTimeField(required=True)
 
 
 class ExportDeviceSchema(Schema):
@@ -242,6 +274,11 @@ class ExportSchema(Schema):
     account = fields.Nested(ExportAccountSchema, required=True)
     tier = fields.String(required=True, validate=validate.OneOf(TIER_NAMES))
     subscription = fields.Nested(ExportSubscriptionSchema, required=True)
+    subscription_events = fields.List(
+        fields.Nested(ExportSubscriptionEventSchema),
+        required=True,
+        metadata={"description": "The store events applied to the subscription, oldest first"},
+    )
     usage = fields.Nested(UsageSchema, required=True)
     usage_counter = fields.Nested(ExportUsageCounterSchema, required=True)
     devices = fields.List(fields.Nested(ExportDeviceSchema), required=True)

@@ -6,8 +6,8 @@ from typing import Any
 
 from clarity_api.errors import InvalidCredentials, RecentLoginRequired
 from clarity_api.extensions import db
-from clarity_api.models import Device, Login, SolveSession, UsageCounter, User
-from clarity_api.services import quota
+from clarity_api.models import Device, Login, SolveSession, SubscriptionEvent, UsageCounter, User
+from clarity_api.services import quota, subscriptions
 from clarity_api.services.hashing import verify_password
 
 
@@ -18,6 +18,7 @@ def profile(user: User) -> dict[str, Any]:
         "tier": user.tier,
         "created_at": user.created_at,
         "usage": quota.usage(user),
+        "subscription": subscriptions.view(user),
     }
 
 
@@ -39,6 +40,7 @@ def export(user: User) -> dict[str, Any]:
         "account": user,
         "tier": user.tier,
         "subscription": user.subscription,
+        "subscription_events": list(_events(user)),
         "usage": quota.usage(user),
         # An account from before usage was counted has no row yet: it has counted nothing.
         "usage_counter": user.usage or UsageCounter(sessions_total=0, sessions_in_period=0),
@@ -47,6 +49,11 @@ def export(user: User) -> dict[str, Any]:
         "sessions": list(sessions),
         "messages": [],
     }
+
+
+def _events(user: User) -> Any:
+    stmt = db.select(SubscriptionEvent).where(SubscriptionEvent.user_id == user.id)
+    return db.session.scalars(stmt.order_by(SubscriptionEvent.event_timestamp))
 
 
 def delete(user: User, password: str | None, signed_in_recently: bool) -> None:

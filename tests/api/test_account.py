@@ -39,12 +39,13 @@ def test_me_shape(client: FlaskClient, user: dict[str, Any]) -> None:
     response = client.get("/auth/me", headers=bearer(user["access"]))
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"id", "email", "tier", "created_at", "usage"}
+    assert set(body) == {"id", "email", "tier", "created_at", "usage", "subscription"}
     assert body["id"] == user["id"]
     assert body["email"] == user["email"]
     assert body["tier"] == "free"
     assert ISO_Z.match(body["created_at"])
     assert body["usage"] == {"sessions_used": 0, "sessions_limit": 10, "tier": "free"}
+    assert body["subscription"] == {"tier": "free", "expires_at": None, "will_renew": False}
 
 
 def test_me_counts_sessions_used(client: FlaskClient, user: dict[str, Any]) -> None:
