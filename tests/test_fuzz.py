@@ -267,7 +267,7 @@ def test_schemathesis_finds_nothing_against_the_served_description(fuzz_server, 
         "--phases",
         "coverage,fuzzing",
         "--exclude-path-regex",
-        "^/(health|auth/(register|login|refresh))$",
+        "^/(health|auth/(register|login|refresh)|webhooks/revenuecat)$",  # no bearer token
     )
     entries = served(server.logs()[log_start:])
     counts = per_operation(entries)
@@ -310,7 +310,9 @@ def test_openapi_leaves_the_fuzzer_nothing_to_guess(client):
         if "requestBody" in operation:
             assert {"400", "413", "422"} <= set(responses), name
             body = resolve(spec, operation["requestBody"]["content"]["application/json"]["schema"])
-            assert body["additionalProperties"] is False, name
+            # RevenueCat's webhook body is theirs: fields they add later must not be refused.
+            open_body = name == "POST /webhooks/revenuecat"
+            assert body.get("additionalProperties") is (None if open_body else False), name
         for status, response in responses.items():
             if status.startswith(("4", "5")) and name != "GET /health":
                 assert response["content"]["application/json"]["schema"] == {
