@@ -10,31 +10,72 @@ import shutil
 import signal
 import tempfile
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+
+def _int(name, default, minimum=0):
+    """Strict, as clarity_api/config.py reads the app's settings: a typo stops start-up."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw, 10)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise SystemExit(
+            f"invalid configuration: {name}: {raw!r} is not a whole number >= {minimum}"
+        )
+    return value
+
+
+def _log_level():
+    raw = os.environ.get("LOG_LEVEL", "").strip().lower() or "info"
+    if raw not in {"debug", "info", "warning", "error", "critical"}:
+        raise SystemExit(
+            f"invalid configuration: LOG_LEVEL: {raw!r} is not "
+            "debug, info, warning, error or critical"
+        )
+    return raw
+
+
+def _gc_thresholds():
+    raw = os.environ.get("GC_THRESHOLDS", "").strip() or "7000,20,20"
+    parts = raw.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+        raise SystemExit(
+            f"invalid configuration: GC_THRESHOLDS: {raw!r} is not three whole numbers "
+            "such as 7000,20,20"
+        )
+    return tuple(int(p) for p in parts)
+
+
+bind = f"0.0.0.0:{_int('PORT', 8000, minimum=1)}"
+workers = _int("WEB_CONCURRENCY", 2, minimum=1)
 worker_class = "gevent"
 # Open streams per worker (one greenlet each); streams hold no DB connection, so this is
 # bounded by memory and file descriptors, not by the pool.
-worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "10000"))
+worker_connections = _int("WORKER_CONNECTIONS", 10000, minimum=1)
 # Room for bursts of new connections while workers are busy accepting.
 backlog = 4096
 # A heartbeat for async workers, not a request limit: catches a hub blocked for 30 s.
 timeout = 30
 # Below Heroku's 30 s SIGTERM→SIGKILL window; live streams get this long to finish.
-graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
+graceful_timeout = _int("GRACEFUL_TIMEOUT", 20)
 # Seconds a finished connection may idle waiting for the next request.
 keepalive = 5
 # Many servers start side by side in tests and benchmarks; we never use the control socket.
 control_socket_disable = True
+# Which X-Forwarded-* entries to believe is the app's call alone (TRUSTED_PROXIES, ProxyFix):
+# gunicorn would otherwise take X-Forwarded-Proto from any local peer as https.
+forwarded_allow_ips = ""
 # The app writes its own structured access log (with request ids) to stderr.
 accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info")
+loglevel = _log_level()
 # Request line and headers are small; refuse anything bigger early.
 limit_request_line = 8190
 limit_request_fields = 100
 # gen0, gen1, gen2 collection thresholds per worker (CPython's default is 700, 10, 10).
-GC_THRESHOLDS = tuple(int(x) for x in os.environ.get("GC_THRESHOLDS", "7000,20,20").split(","))
+GC_THRESHOLDS = _gc_thresholds()
 
 # Prometheus multiprocess mode: each worker writes its metrics to files in this directory and
 # GET /metrics adds every worker's up. Set here, before any worker imports prometheus_client.

@@ -6,10 +6,11 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clarity_api import cli
 from clarity_api.coach import make_sources
-from clarity_api.config import DEV_SECRET, Config
+from clarity_api.config import Config, jwt_key_problem
 from clarity_api.extensions import db, jwt, limiter, migrate
 from clarity_api.models.types import render_item
 from clarity_api.services import hashing
@@ -23,6 +24,9 @@ def create_app(config: type[Config] | Any = Config) -> Flask:
     app = Flask(__name__)
     app.config.from_object(config)
     check_config(app)
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:  # the address and scheme from the trusted hops' own X-Forwarded-* entries only
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     request_logging.init_app(app)
     metrics.init_app(app)  # before the limiter's check, so refused requests are timed too
@@ -78,13 +82,13 @@ def _kept_replies(app: Flask) -> Any:
 
 
 def check_config(app: Flask) -> None:
-    """Refuse to run in production with the development signing key."""
+    """Refuse to run in production with a guessable signing key, or with test-only switches."""
     if app.config["CLARITY_ENV"] not in {"development", "testing", "production"}:
         raise RuntimeError("CLARITY_ENV must be development, testing or production")
     if app.config["CLARITY_ENV"] == "production":
-        key = app.config.get("JWT_SECRET_KEY") or ""
-        if key == DEV_SECRET or len(key) < 32:
-            raise RuntimeError("JWT_SECRET_KEY must be set (32+ characters) in production")
+        problem = jwt_key_problem(app.config.get("JWT_SECRET_KEY") or "")
+        if problem:
+            raise RuntimeError(problem)
         if app.config["EXPOSE_STATS"]:
             raise RuntimeError("EXPOSE_STATS is for tests and benchmarks, not production")
 

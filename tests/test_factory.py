@@ -14,10 +14,12 @@ from flask import Flask
 
 import clarity_api.config
 from clarity_api import create_app, engine_options
-from clarity_api.config import DEV_SECRET, database_url, env_bool
+from clarity_api.config import DEV_SECRET, database_url, env_bool, jwt_key_bits, jwt_key_problem
+from clarity_api.environment import ConfigError
 from tests.conftest import make_config
 
-STRONG_SECRET = "s" * 48
+# 48 random bytes, urlsafe-encoded (secrets.token_urlsafe(48)): what docs tell operators to use.
+STRONG_SECRET = "q3Xv9lR0b7m2KpZt-Wn8yE4cH1sJfUaG6dLoV5iBrNxQw0TkYeMzP_hC7jA2gS9uDfOv1Kl3"
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +51,18 @@ def load_config(monkeypatch: pytest.MonkeyPatch, **env: str | None) -> ModuleTyp
 
 
 @pytest.mark.parametrize(
-    "secret", [DEV_SECRET, "", "short-secret"], ids=["dev-key", "empty", "short"]
+    "secret",
+    [
+        DEV_SECRET,
+        "",
+        "short-secret",
+        "a" * 40,
+        "ab" * 24,
+        "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH",
+        "correcthorsebatterystaple" * 2,
+        "0123456789abcdef0123456789abcdef",  # 32 hex digits: ~100 bits as estimated
+    ],
+    ids=["dev-key", "empty", "short", "40a", "repeat", "sequence", "words", "hex128"],
 )
 def test_production_refuses_to_start_without_a_real_key(tmp_path: Path, secret: str) -> None:
     config = make_config(
@@ -57,6 +70,16 @@ def test_production_refuses_to_start_without_a_real_key(tmp_path: Path, secret: 
     )
     with pytest.raises(RuntimeError, match="JWT_SECRET_KEY"):
         create_app(config)
+
+
+def test_random_keys_carry_enough_entropy_and_patterns_do_not() -> None:
+    import secrets
+
+    for _ in range(3):  # what the refusal message suggests, and 32 random bytes in hex
+        assert jwt_key_problem(secrets.token_urlsafe(48)) is None
+        assert jwt_key_problem(secrets.token_hex(32)) is None
+    assert "entropy" in (jwt_key_problem("a" * 40) or "")
+    assert jwt_key_bits("a" * 40) < 20
 
 
 def test_production_starts_with_a_real_key(tmp_path: Path) -> None:
@@ -180,6 +203,91 @@ def test_settings_are_read_from_environment_and_parsed(
     assert getattr(load_config(monkeypatch, **{name: value}).Config, setting) == expected
 
 
+# --- strict parsing: a value that does not parse stops start-up, naming the variable --------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("RATELIMIT_ENABLED", "ture"),
+        ("EXPOSE_STATS", "maybe"),
+        ("DB_POOL_SIZE", "ten"),
+        ("DB_POOL_SIZE", "0"),
+        ("DB_MAX_OVERFLOW", "-1"),
+        ("DB_CONNECT_TIMEOUT_S", "2.5"),
+        ("STREAM_TOKEN_DELAY_MS", "50ms"),
+        ("STREAM_PING_INTERVAL_S", "nan"),
+        ("COACH_TIMEOUT_S", "-3"),
+        ("HASH_THREADS", "two"),
+        ("TRUSTED_PROXIES", "yes"),
+        ("TRUSTED_PROXIES", "-1"),
+        ("CLARITY_ENV", "prod"),
+        ("COACH_PROVIDER", "gpt"),
+        ("RATELIMIT_PER_USER", "60 per minit"),
+        ("RATELIMIT_PER_IP", "thirty per minute"),
+        ("LOGIN_FAILURE_LIMIT", "5"),
+        ("REDIS_URL", "localhost:6379"),
+        ("DATABASE_URL", "not a url"),
+        ("COACH_BASE_URL", "127.0.0.1:11434/v1"),
+        ("CORS_ORIGINS", "app.example.com"),
+        ("REPLY_RETENTION_S", "a minute"),
+    ],
+)
+def test_a_value_that_does_not_parse_stops_start_up_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_config(monkeypatch, **{name: value})
+
+
+def test_every_bad_variable_is_named_at_once_and_secrets_are_not_echoed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(
+            monkeypatch,
+            RATELIMIT_ENABLED="ture",
+            DB_POOL_SIZE="ten",
+            DATABASE_URL="postgres//admin:hunter2@db",
+        )
+    message = str(raised.value)
+    for name in ("RATELIMIT_ENABLED", "DB_POOL_SIZE", "DATABASE_URL", "'ture'", "'ten'"):
+        assert name in message
+    assert "hunter2" not in message
+
+
+def test_config_reads_every_variable_through_the_strict_reader() -> None:
+    """A setting read with os.environ/os.getenv would skip strict parsing: use `env`."""
+    source = Path(clarity_api.config.__file__).read_text()
+    assert "os.environ" not in source and "getenv" not in source
+
+
+def test_start_up_stops_with_the_variable_named(tmp_path: Path) -> None:
+    """What a deploy sees: the app (wsgi) and gunicorn's settings both refuse a typo."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "RATELIMIT_ENABLED": "ture", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    app = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert app.returncode != 0
+    assert "RATELIMIT_ENABLED" in app.stderr.splitlines()[-1]
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    env = {**os.environ, "GRACEFUL_TIMEOUT": "soon"}
+    conf = subprocess.run(
+        [str(gunicorn), "-c", "gunicorn.conf.py", "--check-config", "wsgi:app"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert conf.returncode != 0
+    assert "invalid configuration: GRACEFUL_TIMEOUT: 'soon'" in conf.stderr
+
+
 def test_token_lifetimes_match_the_contract() -> None:
     config = clarity_api.config.Config
     assert config.JWT_ACCESS_TOKEN_EXPIRES.total_seconds() == 3600
@@ -229,8 +337,8 @@ def _register(client: Any, n: int) -> int:
 @pytest.mark.parametrize(
     ("config_overrides", "statuses"),
     [
-        ({"RATELIMIT_ENABLED": True, "RATELIMIT_PER_IP": "2 per minute"}, [201, 201, 429]),
-        ({"RATELIMIT_ENABLED": False, "RATELIMIT_PER_IP": "2 per minute"}, [201, 201, 201]),
+        ({"RATELIMIT_ENABLED": True, "SIGNUP_PER_IP": "2 per minute"}, [201, 201, 429]),
+        ({"RATELIMIT_ENABLED": False, "SIGNUP_PER_IP": "2 per minute"}, [201, 201, 201]),
     ],
     ids=["enabled", "disabled"],
 )

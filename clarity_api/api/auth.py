@@ -12,8 +12,8 @@ from clarity_api.extensions import db
 from clarity_api.models import User
 from clarity_api.schemas.auth import LoginSchema, RefreshSchema, RegisterSchema, TokenSchema
 from clarity_api.services import auth, tokens
-from clarity_api.web.auth import signed_in
-from clarity_api.web.limits import login_failures, per_ip
+from clarity_api.web.auth import signed_in_without_budget
+from clarity_api.web.limits import login_failures, per_ip, signups_per_ip
 from clarity_api.web.openapi import errors
 from clarity_api.web.parsing import ClarityBlueprint
 from clarity_api.web.transactions import commit_even_if
@@ -36,6 +36,7 @@ def _signed_in_body(user: User, access: str, refresh: str) -> dict[str, Any]:
 
 @blp.route("/register", methods=["POST"])
 @per_ip
+@signups_per_ip
 @blp.arguments(RegisterSchema)
 @blp.response(201, TokenSchema)
 @errors(
@@ -119,7 +120,7 @@ def refresh(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/logout", methods=["POST"])
-@signed_in
+@signed_in_without_budget
 @blp.response(204)
 def logout() -> Any:
     """End this login: its access and refresh tokens stop working."""

@@ -63,9 +63,12 @@ def signed_in(view: View) -> View:
 def signed_in_without_budget(view: View) -> View:
     """`signed_in` without the shared per-user budget, for signing out, ending a login or
     device and deleting the account: API.md says they never fail because the person's other
-    requests spent a budget (they carry their own, if any)."""
+    requests spent a budget. They carry their own instead: REVOCATION_LIMIT per login
+    (web/limits.py), which a thief holding another login of the person cannot spend."""
+    from clarity_api.web.limits import revocations
+
     notes = {"e429": "RATE_LIMITED: this operation's own budget, which no other request spends"}
-    guarded = jwt_required()(view)
+    guarded = jwt_required()(revocations(view))
     return openapi.bearer(openapi.document_errors(guarded, (401, 429), notes))  # type: ignore[no-any-return]
 
 
