@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_cors import CORS
 
 HSTS_MAX_AGE_S = 365 * 24 * 3600
@@ -24,16 +24,27 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def remember_own_retry_after(response: Response) -> Response:
+    """Runs before Flask-Limiter's hook, which would stretch a Retry-After the view set
+    itself (e.g. REMOVAL_LIMIT_EXCEEDED's, until midnight UTC) to its own window."""
+    if "Retry-After" in response.headers:
+        g.own_retry_after = response.headers["Retry-After"]
+    return response
+
+
 def retry_after_only_on_429(response: Response) -> Response:
     """Flask-Limiter writes Retry-After on every answer under a budget; the contract sends it
-    only with a 429, where it says when to try again."""
+    only with a 429, where it says when to try again (the view's own value, if it set one)."""
     if response.status_code != 429:
         response.headers.pop("Retry-After", None)
+    elif "own_retry_after" in g:
+        response.headers["Retry-After"] = g.own_retry_after
     return response
 
 
 def init_app(app: Flask) -> None:
     app.after_request(add_security_headers)
+    app.after_request(remember_own_retry_after)
     # Hooks run last-registered first: at the front of the list, this one runs after all
     # others, Flask-Limiter's (which adds the header) included.
     app.after_request_funcs.setdefault(None, []).insert(0, retry_after_only_on_429)
