@@ -9,7 +9,6 @@ from typing import Any
 from flask import Response
 
 from clarity_api.services.events import DoneEvent, ErrorEvent, Event, PingEvent, TokenEvent
-from clarity_api.web import metrics
 
 PING_FRAME = b": ping\n\n"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -52,10 +51,6 @@ def sse_body(events: Iterator[Event]) -> Iterator[bytes]:
         close = getattr(events, "close", None)
         if close is not None:
             close()
-
-
-def sse_response(events: Iterator[Event]) -> Response:
-    return sse_bytes(sse_body(metrics.observe_stream(events)))
 
 
 def sse_bytes(body: Iterable[bytes], reply_id: str | None = None) -> Response:

@@ -12,7 +12,6 @@ first delivery of the kept `done` (claims.advance_on_delivery); a replay advance
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -72,37 +71,8 @@ class TurnSource:
 
 
 def _count_failure(event: DoneEvent | ErrorEvent) -> None:
-    kind = metrics.COACH_FAILURE_KINDS.get(event.error) if isinstance(event, ErrorEvent) else None
-    if kind:
-        metrics.COACH_FAILURES.labels(kind).inc()
-
-
-class StreamWatch:
-    """A POST stream's metrics: live while open, time to first word, outcome, duration."""
-
-    __slots__ = ("started",)
-
-    def __init__(self, started: float) -> None:
-        self.started = started
-        metrics.LIVE_STREAMS.inc()
-
-    def first(self) -> None:
-        metrics.FIRST_TOKEN.observe(time.perf_counter() - self.started)
-
-    def left(self, reply: Reply | None, finished: bool) -> None:
-        metrics.LIVE_STREAMS.dec()
-        outcome = "disconnected"  # unless the last event went out
-        if finished and reply is not None and reply.end is not None:
-            outcome = _outcome(reply.frames[-1])
-        metrics.REPLIES.labels(outcome).inc()
-        metrics.STREAM_DURATION.observe(time.perf_counter() - self.started)
-
-
-def _outcome(last: bytes) -> str:
-    data = json.loads(last[last.index(b"\ndata: ") + 7 :])
-    if "error" in data:
-        return str(data["error"]).lower()
-    return "blocked" if data.get("blocked") else "done"
+    if isinstance(event, ErrorEvent):
+        metrics.count_coach_failure(event.error)
 
 
 class KeptReplies:
@@ -144,7 +114,7 @@ class KeptReplies:
         if login_id is not None:
             self.watcher.watch(login_id, reply)
             reply.on_end = self._ended(login_id)
-        watch = StreamWatch(started if started is not None else time.perf_counter())
+        watch = metrics.StreamWatch(started)
         body = Follower(follow(LocalFeed(reply), 0, self.ping_s), reply, self.window_s, watch)
         replies.start(reply, TurnSource(turn, self.engine, draining))
         return body

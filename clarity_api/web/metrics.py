@@ -8,14 +8,14 @@ process. Labels take bounded values only: route templates, error codes, budget n
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
+from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from clarity_api.extensions import limiter
-from clarity_api.services.events import DoneEvent, ErrorEvent, Event, TokenEvent
 
 # `_created` series (one per label set) double the output and no alert uses them.
 disable_created_metrics()
@@ -64,36 +64,47 @@ COACH_FAILURE_KINDS = {"COACH_UNAVAILABLE": "unavailable", "COACH_TIMEOUT": "tim
 _QUOTAS = {"QUOTA_EXCEEDED": "sessions", "DEVICE_LIMIT_REACHED": "devices"}
 
 
-def observe_stream(events: Iterator[Event]) -> Iterator[Event]:
-    """`events`, passed through unchanged, recording the stream's metrics on the way.
+class StreamWatch:
+    """One stream's metrics: live while open, time to its first word, outcome, duration.
 
-    Called in the view, so the clock starts at the request's arrival.
+    The stream body calls `first()` at its first frame that is not a ping and `left()` once,
+    however it ends; `started` is the request's arrival (`g.metrics_started`).
     """
-    started = g.get("metrics_started") or time.perf_counter()
-    return _observed(events, started)
 
+    __slots__ = ("started",)
 
-def _observed(events: Iterator[Event], started: float) -> Iterator[Event]:
-    outcome = "disconnected"  # unless a last event goes out
-    first_token = True
-    LIVE_STREAMS.inc()
-    try:
-        for event in events:
-            if first_token and type(event) is TokenEvent:
-                FIRST_TOKEN.observe(time.perf_counter() - started)
-                first_token = False
-            elif type(event) is DoneEvent:
-                outcome = "blocked" if event.data.get("blocked") else "done"
-            elif type(event) is ErrorEvent:
-                outcome = event.error.lower()
-                kind = COACH_FAILURE_KINDS.get(event.error)
-                if kind:
-                    COACH_FAILURES.labels(kind).inc()
-            yield event
-    finally:
+    def __init__(self, started: float | None) -> None:
+        self.started = started if started is not None else time.perf_counter()
+        LIVE_STREAMS.inc()
+
+    def first(self) -> None:
+        FIRST_TOKEN.observe(time.perf_counter() - self.started)
+
+    def left(self, reply: Any, finished: bool) -> None:
+        """`reply` (services.replies.Reply) has `end` set once its last event is produced,
+        and that event is its last frame."""
         LIVE_STREAMS.dec()
+        outcome = "disconnected"  # unless the last event went out
+        if finished and reply is not None and reply.end is not None:
+            outcome = outcome_of(reply.frames[-1])
         REPLIES.labels(outcome).inc()
-        STREAM_DURATION.observe(time.perf_counter() - started)
+        STREAM_DURATION.observe(time.perf_counter() - self.started)
+
+
+def outcome_of(last_frame: bytes) -> str:
+    """done, blocked, or the error code in lower case, from a `done`/`error` SSE frame."""
+    data = json.loads(last_frame[last_frame.index(b"\ndata: ") + 7 :])
+    if "error" in data:
+        return str(data["error"]).lower()
+    return "blocked" if data.get("blocked") else "done"
+
+
+def count_coach_failure(error: str) -> None:
+    """A reply that ended with this error code: counted if the coach failed (once per reply,
+    where it is produced, whether or not a client was reading)."""
+    kind = COACH_FAILURE_KINDS.get(error)
+    if kind:
+        COACH_FAILURES.labels(kind).inc()
 
 
 def _start() -> None:
