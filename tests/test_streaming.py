@@ -8,6 +8,7 @@ from sqlalchemy import event
 from clarity_api.coach.prompts import SCRIPTED_REPLIES
 from clarity_api.extensions import db
 from clarity_api.web import lifecycle
+from tests.api.test_replies import settled
 from tests.conftest import open_stream, read_events
 
 STEPS = ["receive", "clarify", "reframe", "options", "commit"]
@@ -115,12 +116,15 @@ def test_no_database_connection_is_checked_out_while_tokens_are_paced(
     assert b"event: done" in rest
 
 
-def test_client_gone_mid_stream_leaves_the_session_where_it_was(client, auth_headers, session_id):
+def test_client_gone_mid_stream_leaves_the_session_where_it_was(
+    app, client, auth_headers, session_id
+):
     response = open_stream(client, auth_headers, session_id, "hello")
     chunks = iter(response.response)
     next(chunks)
     next(chunks)
     response.close()  # what the server does when a write to the socket fails
+    settled(app, response.headers["X-Reply-Id"])  # the reply goes on; its end is kept
     current = client.get(f"/sessions/{session_id}", headers=auth_headers).get_json()
     assert current["current_step"] == "receive"
     again = stream(client, auth_headers, session_id, step="receive")

@@ -160,17 +160,29 @@ class Reply:
             gevent.spawn(self.finish, False)
         else:
             self._detached_at = time.monotonic()
-            gevent.spawn_later(window_s, self._check_abandoned, window_s)
+            self._check_later(window_s, window_s)
 
-    def _check_abandoned(self, window_s: float) -> None:
+    def _check_later(self, delay_s: float, window_s: float) -> None:
+        # A bare timer, not a greenlet: thousands of dropped replies may be waiting at once.
+        timer = gevent.get_hub().loop.timer(max(0.0, delay_s))
+        timer.start(self._check_abandoned, timer, window_s)
+
+    def _check_abandoned(self, timer: Any, window_s: float) -> None:
+        timer.close()
         if self.end is not None or self.followers > 0 or self.producer is None:
-            return
-        if self._mirror is not None and self._mirror.readers(self.reply_id):
-            gevent.spawn_later(window_s, self._check_abandoned, window_s)
             return
         left = self._detached_at + window_s - time.monotonic()
         if left > 0.001:
-            gevent.spawn_later(left, self._check_abandoned, window_s)
+            self._check_later(left, window_s)
+        elif self._mirror is not None:
+            gevent.spawn(self._ask_mirror, window_s)  # a Redis round trip: not in the loop
+        else:
+            self.interrupt(ReplyAbandoned())
+
+    def _ask_mirror(self, window_s: float) -> None:
+        if self._mirror is not None and self._mirror.readers(self.reply_id):
+            self._detached_at = time.monotonic()
+            self._check_later(window_s, window_s)
         else:
             self.interrupt(ReplyAbandoned())
 

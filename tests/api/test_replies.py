@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import gevent
 import pytest
 
 from clarity_api.coach.prompts import SCRIPTED_REPLIES
@@ -41,6 +42,15 @@ def drop_after(client, person, session_id, chunks: int) -> tuple[str, bytes]:
     got = b"".join(next(body) for _ in range(chunks))
     response.close()
     return response.headers["X-Reply-Id"], got
+
+
+def settled(app, reply_id: str) -> None:
+    """Wait (cooperatively, bounded) until the kept reply's last event is written: after a
+    drop it is written by a greenlet, whose database write yields on PostgreSQL."""
+    reply = app.extensions["clarity_kept_replies"].store.get(reply_id)
+    deadline = time.monotonic() + 5
+    while reply is not None and reply.end is None and time.monotonic() < deadline:
+        gevent.sleep(0.001)
 
 
 @pytest.fixture
@@ -80,8 +90,9 @@ def test_without_last_event_id_the_whole_reply_is_replayed_and_a_replay_advances
     assert read_events(after.get_data())[-1][1]["next_step"] == "reframe"
 
 
-def test_a_last_event_id_at_or_past_the_end_is_204(client, user, session_id):
+def test_a_last_event_id_at_or_past_the_end_is_204(app, client, user, session_id):
     reply_id, _ = drop_after(client, user, session_id, 1)
+    settled(app, reply_id)
     assert resume(client, user, session_id, f"{reply_id}:13").status_code == 204
     assert resume(client, user, session_id, f"{reply_id}:99").status_code == 204
 
