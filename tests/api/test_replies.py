@@ -209,3 +209,17 @@ def test_a_login_revoked_mid_stream_ends_it_with_token_revoked_within_a_second(
     again = client.post(f"/sessions/{session_id}/messages", headers=headers, json={"content": "x"})
     assert again.status_code == 200
     assert read_events(again.get_data())[-1][0] == "done"
+
+
+def test_resumes_issue_a_fixed_number_of_sql_statements(app, client, user, session_id):
+    from tests.test_streaming import count_statements
+
+    reply_id, _ = drop_after(client, user, session_id, 2)
+    settled(app, reply_id)
+    statements = count_statements(app)
+    # token check, the session's latest reply, and the advance the first delivery owed
+    b"".join(resume(client, user, session_id, f"{reply_id}:2").response)
+    assert len(statements) == 3, statements
+    statements.clear()
+    b"".join(resume(client, user, session_id).response)  # a replay: nothing owed
+    assert len(statements) == 2, statements
