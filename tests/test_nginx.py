@@ -175,22 +175,22 @@ def test_a_stream_arrives_word_by_word_through_nginx(behind_nginx):
     assert arrived_word_by_word(gaps), gaps
 
 
-def test_forwarded_headers_a_client_writes_do_not_escape_its_address_budget(behind_nginx):
-    """Failed logins from one client, each claiming another X-Forwarded-For: nginx appends
-    the real peer and the app keys on it, so the budget (3 a minute here) still runs out."""
-    statuses = []
-    for n in range(5):
-        status, _headers, _raw = behind_nginx.request(
-            "POST",
-            "/auth/login",
-            {
-                "email": f"nobody{n}@example.com",
-                "password": "wrong-password",
-                "device_fingerprint": "p1",
-            },
-            headers={"X-Forwarded-For": f"10.0.0.{n}"},
-            source="127.0.0.2",
-        )
-        statuses.append(status)
-    assert statuses[:3] == [401, 401, 401]
-    assert statuses[3:] == [429, 429]
+def failed_login(nginx: Nginx, source: str, forwarded_for: str | None = None) -> int:
+    """A wrong password for an unknown email (so no per-account budget is involved)."""
+    body = {"email": f"{uuid.uuid4().hex}@example.com", "password": "wrong-password"}
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    status, _headers, _raw = nginx.request(
+        "POST", "/auth/login", {**body, "device_fingerprint": "p1"}, headers=headers, source=source
+    )
+    return status
+
+
+def test_address_budgets_key_on_the_address_nginx_forwarded(behind_nginx):
+    """Failed logins from one client run out its address's budget (3 a minute here), whatever
+    X-Forwarded-For it writes itself; another client behind the same nginx keeps its own."""
+    statuses = [failed_login(behind_nginx, "127.0.0.2", f"10.0.0.{n}") for n in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+    # Claiming to be the other client does not move the budget: nginx appends the real peer.
+    assert failed_login(behind_nginx, "127.0.0.2", "127.0.0.3") == 429
+    # The app sees 127.0.0.3 as a client of its own (TRUSTED_PROXIES=1), not nginx's address.
+    assert failed_login(behind_nginx, "127.0.0.3") == 401
