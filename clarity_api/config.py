@@ -107,7 +107,7 @@ class Config:
     JWT_ERROR_MESSAGE_KEY = "message"
     # An access token from a sign-in counts as recent this long: the account can then be
     # deleted without the password (API.md, DELETE /auth/me).
-    RECENT_SIGN_IN = timedelta(minutes=10)
+    RECENT_SIGN_IN = timedelta(seconds=env.integer("RECENT_SIGN_IN_S", 600, minimum=0))
 
     SQLALCHEMY_DATABASE_URI = env.parsed("DATABASE_URL", database_url(None), checked_database_url)
     # Per worker. Short transactions only (no stream holds a connection), but a burst of new
