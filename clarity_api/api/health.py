@@ -55,12 +55,12 @@ def stats() -> Any:
     from greenlet import greenlet
 
     from clarity_api import streaming
-    from clarity_api.services import replies
+    from clarity_api.services import reply_readers
 
     pool = db.engine.pool
     return {
         "pid": os.getpid(),
-        "open_streams": streaming.open_streams + replies.open_streams,
+        "open_streams": streaming.open_streams + reply_readers.open_streams,
         # type(), not isinstance(): gc also holds werkzeug LocalProxy objects (flask_smorest's
         # current_api), whose __class__ raises outside the proxied context.
         "greenlets": sum(1 for o in gc.get_objects() if issubclass(type(o), greenlet) and o),

@@ -26,7 +26,8 @@ from clarity_api.errors import InternalError, ReplyNotFound, ServerRestarting, S
 from clarity_api.extensions import db
 from clarity_api.services import claims, parse_id, replies, turns
 from clarity_api.services.events import DoneEvent, ErrorEvent, TokenEvent
-from clarity_api.services.replies import Follower, LocalFeed, MemoryStore, Reply, follow
+from clarity_api.services.replies import MemoryStore, Reply
+from clarity_api.services.reply_readers import Follower, LocalFeed, follow, parse_last_event_id
 from clarity_api.services.revocation import RevocationWatcher
 from clarity_api.streaming import encode, token_frame
 from clarity_api.web import metrics
@@ -117,6 +118,7 @@ class KeptReplies:
         watch = metrics.StreamWatch(started)
         body = Follower(follow(LocalFeed(reply), 0, self.ping_s), reply, self.window_s, watch)
         replies.start(reply, TurnSource(turn, self.engine, draining))
+        reply.bound(self.lease_s - 1.0)  # ends before its claim lapses
         return body
 
     def _ended(self, login_id: uuid.UUID) -> Callable[[Reply], None]:
@@ -135,7 +137,7 @@ class KeptReplies:
         reply_id, live = claims.latest_reply(db.session.connection(), user_id, key)
         after = 0
         if last_event_id is not None:
-            parsed = replies.parse_last_event_id(last_event_id)
+            parsed = parse_last_event_id(last_event_id)
             if parsed is None or parsed[0] != reply_id:
                 raise ReplyNotFound()
             after = parsed[1]

@@ -10,12 +10,11 @@ from gevent.event import Event
 
 from clarity_api.errors import ReplyAbandoned, TokenRevoked
 from clarity_api.services import replies
-from clarity_api.services.replies import (
+from clarity_api.services.replies import MemoryStore, Reply
+from clarity_api.services.reply_readers import (
     PING_FRAME,
     Follower,
     LocalFeed,
-    MemoryStore,
-    Reply,
     follow,
     parse_last_event_id,
 )
@@ -207,3 +206,15 @@ def test_ended_replies_are_kept_for_the_retention_then_dropped():
 )
 def test_last_event_id_is_reply_id_colon_number(raw, parsed):
     assert parse_last_event_id(raw) == parsed
+
+
+def test_a_reply_still_unfinished_at_its_lease_ends_abandoned(store):
+    reply = store.create("r1", "s1")
+    source = FakeSource(gated=True)
+    body = Follower(follow(LocalFeed(reply), 0, 1.0), reply, window_s=30)
+    run(reply, source, store)
+    reply.bound(0.01)  # a stuck reader never lets the reply end on its own
+    assert reply.producer is not None
+    reply.producer.join(timeout=5)
+    assert reply.end == "error" and isinstance(source.failed_with, ReplyAbandoned)
+    body.close()

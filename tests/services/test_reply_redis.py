@@ -10,7 +10,8 @@ import pytest
 import redis
 
 from clarity_api.services import replies
-from clarity_api.services.replies import MemoryStore, follow
+from clarity_api.services.replies import MemoryStore
+from clarity_api.services.reply_readers import PING_FRAME, follow
 from clarity_api.services.reply_redis import RedisMirror
 from tests.services.test_replies import DONE, WORDS, FakeSource, ids
 
@@ -86,7 +87,7 @@ def test_another_worker_follows_a_live_reply_to_its_end(client):
         gate.set()
         gevent.sleep(0.002)
     reader.join(timeout=5)
-    body = b"".join(got).replace(replies.PING_FRAME, b"")
+    body = b"".join(got).replace(PING_FRAME, b"")
     assert ids(body) == [f"r1:{n}" for n in range(1, 7)]
     assert body == b"".join(reply.frames)
     assert producer.readers("r1")  # the reader told the producer it is there
