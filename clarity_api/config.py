@@ -43,10 +43,7 @@ def entitlement_tiers(raw: str) -> dict[str, str]:
     for item in filter(None, (part.strip() for part in raw.split(","))):
         entitlement, _, tier = (p.strip() for p in item.partition(":"))
         if not entitlement or tier not in {"free", "standard", "pro"}:
-            raise ValueError(
-                f"REVENUECAT_ENTITLEMENTS: {item!r} is not entitlement:tier "
-                "(tier free, standard or pro)"
-            )
+            raise ValueError(f"{item!r} is not entitlement:tier (tier free, standard or pro)")
         pairs[entitlement] = tier
     return pairs
 
