@@ -117,8 +117,10 @@ class Config:
     DB_CONNECT_TIMEOUT_S = env.integer("DB_CONNECT_TIMEOUT_S", 2, minimum=1)
     DB_POOL_TIMEOUT_S = env.integer("DB_POOL_TIMEOUT_S", 5, minimum=1)
 
-    # Bodies are small JSON; history is at most 20 × 4000 characters.
-    MAX_CONTENT_LENGTH = 512 * 1024
+    # Room for the largest valid body, a message with its history: 21 texts (content and 20
+    # turns) of 4,000 characters, each an emoji sent JSON-escaped as a surrogate pair
+    # ("\ud83d\ude00", 12 bytes), plus 64 KiB for the JSON around them. 1,073,536 bytes.
+    MAX_CONTENT_LENGTH = (1 + 20) * 4000 * 12 + 64 * 1024
 
     # Proxy hops in front of the service (Heroku's router: 1). The client's address and scheme
     # are read from the last TRUSTED_PROXIES entries of X-Forwarded-For / X-Forwarded-Proto,

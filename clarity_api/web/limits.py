@@ -53,7 +53,10 @@ def _email_key(email: str) -> str:
 
 
 def login_email_key() -> str:
-    body = request.get_json(silent=True, force=True)
+    try:
+        body = request.get_json(silent=True, force=True)
+    except RecursionError:  # nested too deep: the view answers 400 INVALID_JSON
+        body = None
     email = body.get("email") if isinstance(body, dict) else None
     return _email_key(email) if isinstance(email, str) else "login:-"
 

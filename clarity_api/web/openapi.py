@@ -17,7 +17,7 @@ DESCRIPTIONS = {
     403: "Forbidden by a rule (see the error code)",
     404: "Not found",
     409: "Conflict (see the error code)",
-    413: "PAYLOAD_TOO_LARGE: the body is over 512 KiB",
+    413: "PAYLOAD_TOO_LARGE: the body is over 1,073,536 bytes (the largest valid message fits)",
     422: "VALIDATION_ERROR: details name each bad field (unknown ones, and text holding NUL "
     "or an unpaired surrogate, included)",
     429: "RATE_LIMITED; Retry-After says how many seconds to wait",

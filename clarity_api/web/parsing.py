@@ -24,7 +24,8 @@ class ClarityParser(FlaskParser):
             return {}
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: nested thousands deep (json.loads recurses once per level).
             raise InvalidJson() from None
         if not isinstance(data, dict):
             raise InvalidJson()

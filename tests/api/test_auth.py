@@ -227,7 +227,7 @@ def test_register_rejects_body_that_is_not_a_json_object(
 
 
 def test_register_rejects_too_large_body(client: FlaskClient) -> None:
-    body = register_body(device_name="x" * (600 * 1024))
+    body = register_body(device_name="x" * (1100 * 1024))
     response = client.post("/auth/register", json=body)
     assert_error(response, 413, "PAYLOAD_TOO_LARGE")
 

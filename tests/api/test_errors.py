@@ -84,7 +84,8 @@ def test_malformed_json_is_invalid_json_on_every_body_endpoint(
 
 @pytest.mark.parametrize("path", ["/auth/register", "/auth/login", "/auth/refresh"])
 def test_too_large_body_is_json_413(client: FlaskClient, path: str) -> None:
-    response = client.post(path, data="x" * (600 * 1024), content_type="application/json")
+    too_large = client.application.config["MAX_CONTENT_LENGTH"] + 1
+    response = client.post(path, data="x" * too_large, content_type="application/json")
     assert_json_error(response, 413, "PAYLOAD_TOO_LARGE")
 
 
