@@ -4,11 +4,14 @@ Import-light on purpose: the gevent worker monkey-patches in init_process, after
 is read and after fork, and our code never patches by hand.
 """
 
+import logging
 import os
 import resource
 import shutil
 import signal
 import tempfile
+
+from gunicorn.glogging import Logger
 
 
 def _int(name, default, minimum=0):
@@ -67,10 +70,67 @@ control_socket_disable = True
 # Which X-Forwarded-* entries to believe is the app's call alone (TRUSTED_PROXIES, ProxyFix):
 # gunicorn would otherwise take X-Forwarded-Proto from any local peer as https.
 forwarded_allow_ips = ""
-# The app writes its own structured access log (with request ids) to stderr.
-accesslog = None
-errorlog = "-"
 loglevel = _log_level()
+
+
+def _json_formatter_class():
+    """The app's JSON formatter (clarity_api/web/logformat.py), loaded by its path: importing
+    it through the clarity_api package would import the whole app before the gevent
+    worker's monkey-patching."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "clarity_api" / "web" / "logformat.py"
+    spec = importlib.util.spec_from_file_location("clarity_logformat", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.JsonFormatter
+
+
+class JsonLogger(Logger):
+    """gunicorn's logger, its access lines written as structured fields: the real client
+    address (REMOTE_ADDR, after ProxyFix) and the request id the app answered with. No path
+    (it holds ids; the app's own line has the route template), no header but X-Request-ID."""
+
+    def access(self, resp, req, environ, request_time):
+        status = str(resp.status).split(None, 1)[0]
+        request_id = next((v for k, v in resp.headers if k.lower() == "x-request-id"), None)
+        self.access_log.info(
+            "access",
+            extra={
+                "method": environ.get("REQUEST_METHOD"),
+                "status": int(status) if status.isdigit() else status,
+                "duration_ms": round(request_time.total_seconds() * 1000, 2),
+                "bytes": getattr(resp, "sent", None),
+                "client": environ.get("REMOTE_ADDR"),
+                "request_id": request_id,
+            },
+        )
+
+
+# gunicorn's error and access logs, and the app's own (the root logger), as one JSON object
+# per line on stderr. Python warnings go the same way instead of as plain text.
+logger_class = JsonLogger
+accesslog = "-"
+errorlog = "-"
+logging.captureWarnings(True)
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": _json_formatter_class()}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"level": loglevel.upper(), "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+    },
+}
 # Request line and headers are small; refuse anything bigger early.
 limit_request_line = 8190
 limit_request_fields = 100

@@ -6,41 +6,42 @@ message content.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
+from pythonjsonlogger.json import JsonFormatter as BaseJsonFormatter
+
+from clarity_api.web.logformat import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
+def _with_request_id(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    """Every record made during a request carries its id, whichever handler writes it
+    (under gunicorn the root handler is gunicorn's, configured from gunicorn.conf.py)."""
+
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
         if has_request_context() and "request_id" in g:
-            entry["request_id"] = g.request_id
-        for key in ("method", "route", "status", "duration_ms", "user_id", "request_id"):
-            if hasattr(record, key):
-                entry[key] = getattr(record, key)
-        if record.exc_info:
-            entry["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
-            entry["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+            record.ctx_request_id = g.request_id  # `extra` may not set a name the record has
+        return record
+
+    make.clarity_request_id = True  # type: ignore[attr-defined]
+    return make
 
 
 def configure_logging(level: str = "INFO") -> None:
+    factory = logging.getLogRecordFactory()
+    if not getattr(factory, "clarity_request_id", False):
+        logging.setLogRecordFactory(_with_request_id(factory))
     root = logging.getLogger()
-    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+    # Under gunicorn, its logconfig_dict (gunicorn.conf.py) has set this same format up.
+    if any(isinstance(h.formatter, BaseJsonFormatter) for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -80,6 +81,7 @@ def init_app(app: Flask) -> None:
                 "status": response.status_code,
                 "duration_ms": duration,
                 "request_id": request_id,
+                "client": request.remote_addr,  # the real client, behind TRUSTED_PROXIES
             },
         )
         return response
