@@ -4,49 +4,50 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 from collections.abc import Iterator
-from http.client import HTTPConnection, HTTPResponse
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
+import httpx
+from httpx_sse import EventSource
 
 
 class Client:
-    def __init__(self, base_url: str):
-        parts = urlsplit(base_url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+    """The API over HTTP or HTTPS (httpx); replies are read as Server-Sent Events (httpx-sse)."""
+
+    def __init__(self, base_url: str, ca_file: str | None = None):
+        self.http = httpx.Client(
+            base_url=base_url,
+            # Connecting is quick or fails; a reply may be silent a while (pings every 15 s).
+            timeout=httpx.Timeout(10.0, read=120.0),
+            verify=ssl.create_default_context(cafile=ca_file) if ca_file else True,
+        )
         self.token: str | None = None
 
-    def request(
-        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
-    ) -> HTTPResponse:
-        conn = HTTPConnection(self.host, self.port, timeout=120)
-        all_headers = {"Content-Type": "application/json", **(headers or {})}
+    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        all_headers = dict(headers or {})
         if self.token:
             all_headers["Authorization"] = f"Bearer {self.token}"
-        conn.request(method, path, json.dumps(body) if body is not None else None, all_headers)
-        return conn.getresponse()
+        return all_headers
 
     def json(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
-        response = self.request(method, path, body, **kw)
-        raw = response.read()
-        return response.status, (json.loads(raw) if raw else None)
+        response = self.http.request(
+            method, path, json=body, headers=self._headers(kw.get("headers"))
+        )
+        return response.status_code, (response.json() if response.content else None)
+
+    def stream(self, path: str, body: Any) -> Any:
+        """The POST as a context manager over the (not yet read) response."""
+        headers = {**self._headers(None), "Accept": "text/event-stream"}
+        return self.http.stream("POST", path, json=body, headers=headers)
 
 
-def sse_events(response: HTTPResponse) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(event, data) pairs from a text/event-stream; comments and unknown lines skipped."""
-    event, data = "message", ""
-    for raw in response:
-        line = raw.decode().rstrip("\r\n")
-        if not line:
-            if data:
-                yield event, json.loads(data)
-            event, data = "message", ""
-        elif line.startswith("event: "):
-            event = line[7:]
-        elif line.startswith("data: "):
-            data += line[6:]
+def sse_events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(event, data) pairs from a text/event-stream; comments (pings) are skipped."""
+    for sse in EventSource(response).iter_sse():
+        if sse.data:
+            yield sse.event, json.loads(sse.data)
 
 
 def sign_in(client: Client, email: str, password: str, fingerprint: str) -> None:
@@ -70,9 +71,10 @@ def sign_in(client: Client, email: str, password: str, fingerprint: str) -> None
 @click.option("--email", prompt=True)
 @click.option("--password", prompt=True, hide_input=True)
 @click.option("--fingerprint", default="terminal-" + socket.gethostname(), show_default=True)
-def chat(url: str, email: str, password: str, fingerprint: str) -> None:
+@click.option("--ca-file", default=None, help="CA bundle to trust for an https:// URL")
+def chat(url: str, email: str, password: str, fingerprint: str, ca_file: str | None) -> None:
     """Talk to the coach from the terminal: one message per step, replies stream live."""
-    client = Client(url)
+    client = Client(url, ca_file)
     sign_in(client, email, password, fingerprint)
     status, created = client.json(
         "POST", "/sessions", {}, headers={"X-Device-Fingerprint": fingerprint}
@@ -94,15 +96,18 @@ def chat(url: str, email: str, password: str, fingerprint: str) -> None:
 def _turn(
     client: Client, session_id: str, step: str, content: str, history: list[dict[str, str]]
 ) -> str | None:
-    response = client.request(
-        "POST",
-        f"/sessions/{session_id}/messages",
-        {"content": content, "step": step, "history": history[-20:]},
-    )
-    if response.status != 200:
-        answer = json.loads(response.read())
-        click.echo(f"{answer['error']}: {answer['message']}")
-        return step
+    body = {"content": content, "step": step, "history": history[-20:]}
+    with client.stream(f"/sessions/{session_id}/messages", body) as response:
+        if response.status_code != 200:
+            answer = json.loads(response.read())
+            click.echo(f"{answer['error']}: {answer['message']}")
+            return step
+        return _read_reply(response, content, step, history)
+
+
+def _read_reply(
+    response: httpx.Response, content: str, step: str, history: list[dict[str, str]]
+) -> str | None:
     click.echo("coach: ", nl=False)
     reply = ""
     for event, data in sse_events(response):
