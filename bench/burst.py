@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from bench import sidebyside
 from bench.lifecycle import Run, uniform_plan
 from bench.phase import PhaseRun, run_streams
 from bench.summary import (
@@ -22,6 +23,7 @@ from bench.summary import (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--over", type=float, default=2.0, help="start all streams within R s")
+    sidebyside.add_arguments(p)
 
 
 def burst_targets(s: StreamSummary, n: int) -> dict[str, Target]:
@@ -54,9 +56,25 @@ def report(run: Run, args: argparse.Namespace, s: StreamSummary, bench: str) -> 
     return Outcome(run.run_id, run.code, s.to_json(), s.cost.foreign_cores or 0.0)
 
 
-def cmd_burst(args: argparse.Namespace) -> Outcome:
-    with Run(args, "burst") as run:
+def measured(run: Run, args: argparse.Namespace) -> StreamSummary:
+    """One burst on `run` (entered here), summarised once its server has stopped."""
+    with run:
         result = timed_streams(run, args)
     s = summarise(run, args, result)
     s.targets = burst_targets(s, args.n)
-    return report(run, args, s, "burst")
+    report(run, args, s, "burst")
+    return s
+
+
+def cmd_burst(args: argparse.Namespace) -> Outcome:
+    if args.checkout or args.with_bare or args.rounds > 1:
+        return sidebyside.side_by_side(
+            args,
+            "burst",
+            lambda run: measured(run, args),
+            sidebyside.burst_row,
+            sidebyside.BURST_HEADERS,
+        )
+    run = Run(args, "burst")
+    s = measured(run, args)
+    return Outcome(run.run_id, run.code, s.to_json(), s.cost.foreign_cores or 0.0)

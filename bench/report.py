@@ -20,11 +20,28 @@ def load(
     if not path.exists():
         return []
     lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = [turn for x in lines for turn in expand(x)]
     if tag:
         lines = [x for x in lines if x.get("tag") == tag]
     if since:
         lines = [x for x in lines if x["machine"]["date_utc"] >= since]
     return lines if every else pick(lines)
+
+
+def expand(x: dict[str, Any]) -> list[dict[str, Any]]:
+    """A side-by-side line (bench/sidebyside.py) as one line per serving it measured."""
+    turns = x["summary"].get("side_by_side") if isinstance(x.get("summary"), dict) else None
+    if not turns:
+        return [x]
+    return [
+        dict(
+            x,
+            config=dict(x["config"], app=t["app"], checkout=t["checkout"], round=t["round"]),
+            code=t["code"],
+            summary=t["summary"],
+        )
+        for t in turns
+    ]
 
 
 def pick(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
