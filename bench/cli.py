@@ -22,11 +22,12 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import burst, crud, expire, hold, login
+from bench import burst, crud, expire, hold, login, resume
 from bench.lifecycle import Interrupted
 from bench.server import machine_info
 from bench.summary import Outcome, config_of, save
 
+REDIS_DEFAULT = "redis://127.0.0.1:6379/2"
 Command = Callable[[argparse.Namespace], Outcome]
 
 # name: (help, default pacing ms, its own arguments, the command)
@@ -56,8 +57,14 @@ COMMANDS: dict[str, tuple[str, int, Callable[[argparse.ArgumentParser], None], C
         expire.add_arguments,
         expire.cmd_expire,
     ),
+    "resume": (
+        "N streams dropped after a few tokens and resumed with Last-Event-ID",
+        50,
+        resume.add_arguments,
+        resume.cmd_resume,
+    ),
 }
-NEEDS_APP = ("crud", "login", "expire")
+NEEDS_APP = ("crud", "login", "expire", "resume")
 
 
 def add_server_arguments(p: argparse.ArgumentParser, delay_ms: int) -> None:
@@ -76,6 +83,14 @@ def add_server_arguments(p: argparse.ArgumentParser, delay_ms: int) -> None:
     p.add_argument("--sample-interval", type=float, default=0.5, help="server sampling, s")
     p.add_argument(
         "--server-env", action="append", metavar="K=V", help="extra environment for gunicorn"
+    )
+    p.add_argument(
+        "--redis",
+        nargs="?",
+        const=REDIS_DEFAULT,
+        default="",
+        metavar="URL",
+        help=f"serve with REDIS_URL (default {REDIS_DEFAULT}): replies kept in Redis",
     )
 
 

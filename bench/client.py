@@ -36,7 +36,7 @@ import gevent
 import gevent.pool
 from gevent import socket
 
-from bench.records import CrudRecord, LoginRecord, StreamRecord
+from bench.records import CrudRecord, LoginRecord, ResumeRecord, StreamRecord
 
 now = time.monotonic
 _loads = json.loads
@@ -235,6 +235,8 @@ class Reply:
         self.pieces: list[str] = []
         self.drop_after = drop_after  # > 0: stop reading after this many tokens
         self.ended = False
+        self.seen: set[str] = set()
+        self.after = 0  # resumed: events numbered up to this came before
 
     def take(self, body: bytes, t: float) -> bytes:
         """Handle every whole event in `body` (arrived at t); the incomplete rest."""
@@ -245,14 +247,30 @@ class Reply:
                 self.token(_loads(event[19:])["content"], t, None)
                 continue
             kind, data, event_id = _parse_event(event)
+            if event_id is not None and not self.fresh(event_id):
+                continue
             self.on_event(kind, data, event_id, t)
         return body
+
+    def fresh(self, event_id: str) -> bool:
+        """False for an event at or before Last-Event-ID, or one seen already."""
+        _, _, n = event_id.rpartition(":")
+        if event_id in self.seen or (self.after and n.isdigit() and int(n) <= self.after):
+            if self.rec.resumed is not None:
+                self.rec.resumed.duplicates += 1
+            return False
+        self.seen.add(event_id)
+        return True
 
     def token(self, content: str, t: float, event_id: str | None) -> None:
         self.pieces.append(content)
         self.rec.token_times.append(t)
         if event_id is not None:
             self.rec.event_ids.append(event_id)
+        resumed = self.rec.resumed
+        if resumed is not None:
+            resumed.tokens += 1
+            resumed.first_token = resumed.first_token or t
 
     def on_event(self, kind: str, data: bytes, event_id: str | None, t: float) -> None:
         if kind == "token":
@@ -273,6 +291,47 @@ class Reply:
     @property
     def dropping(self) -> bool:
         return 0 < self.drop_after <= len(self.pieces) and not self.ended
+
+    def resuming(self, last_event_id: str | None) -> None:
+        self.drop_after = 0
+        n = (last_event_id or "").rpartition(":")[2]
+        self.after = int(n) if n.isdigit() else 0
+
+
+class Resume:
+    """How a dropped stream is resumed: ``GET /sessions/{id}/reply`` with Last-Event-ID."""
+
+    def __init__(self, host: str, session_id: str, auth: str, drop_after: int):
+        self.host = host
+        self.path = f"/sessions/{session_id}/reply"
+        self.auth = auth
+        self.drop_after = drop_after
+
+    def request(self, last_event_id: str | None) -> bytes:
+        headers = {"Accept": "text/event-stream", "Authorization": self.auth}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        return build_request("GET", self.path, self.host, headers)
+
+
+def resume_stream(addr: tuple[str, int], resume: Resume, reply: Reply) -> None:
+    """Right after dropping the stream: fetch the rest of the reply from where it stopped."""
+    rec = reply.rec
+    last = rec.event_ids[-1] if rec.event_ids else None
+    res = rec.resumed = ResumeRecord(start=now(), last_event_id=last)
+    sock = open_socket(addr)
+    try:
+        sock.sendall(resume.request(last))
+        res.status, head, buf = read_head(sock)
+        res.headers = now()
+        if res.status != 200:
+            rec.outcome = f"resume_http_{res.status}"
+            rec.text = (head + b"\r\n\r\n" + buf)[-300:].decode("latin-1")
+            return
+        reply.resuming(last)
+        read_events(sock, head, buf, res.headers, reply)
+    finally:
+        sock.close()
 
 
 def read_events(sock: socket.socket, head: bytes, buf: bytes, t: float, reply: Reply) -> None:
@@ -295,11 +354,18 @@ def read_events(sock: socket.socket, head: bytes, buf: bytes, t: float, reply: R
 
 
 def run_stream(
-    addr: tuple[str, int], raw: bytes, expected: str, timeout_s: float, rec: StreamRecord
+    addr: tuple[str, int],
+    raw: bytes,
+    expected: str,
+    timeout_s: float,
+    rec: StreamRecord,
+    resume: Resume | None = None,
 ) -> None:
-    """Open one stream and fill `rec` in place (times absolute monotonic seconds)."""
+    """Open one stream and fill `rec` in place (times absolute monotonic seconds).
+
+    With `resume`: drop the connection after `resume.drop_after` tokens, then resume it."""
     rec.start = now()
-    reply = Reply(rec)
+    reply = Reply(rec, resume.drop_after if resume else 0)
     sock = None
     timer = gevent.Timeout(timeout_s)
     timer.start()
@@ -314,6 +380,10 @@ def run_stream(
             rec.text = (head + b"\r\n\r\n" + buf)[-300:].decode("latin-1")
             return
         read_events(sock, head, buf, t, reply)
+        if resume is not None and reply.dropping:
+            sock.close()
+            sock = None
+            resume_stream(addr, resume, reply)
     except gevent.Timeout as exc:
         if exc is not timer:
             raise
@@ -358,18 +428,27 @@ def _parse_event(event: bytes) -> tuple[str, bytes, str | None]:
     return kind, b"\n".join(data), event_id
 
 
-def stream_jobs(spec: dict[str, Any]) -> list[tuple[float, bytes, StreamRecord]]:
-    """Each stream's start time, request and (empty) record, built before the timed phase."""
+Job = tuple[float, bytes, StreamRecord, Resume | None]
+
+
+def stream_jobs(spec: dict[str, Any]) -> list[Job]:
+    """Each stream's start time, request, (empty) record and how to resume it, if it is to be
+    dropped (spec ``drop_after``), all built before the timed phase."""
     host = f"{spec['host']}:{spec['port']}"
     tokens = spec["tokens"]
-    jobs = []
+    drop_after = spec.get("drop_after", 0)
+    jobs: list[Job] = []
     for index, offset, session_id, token_index in spec["items"]:
         headers = {"Accept": "text/event-stream"}
         if tokens:
             headers["Authorization"] = f"Bearer {tokens[token_index]}"
         path = f"/sessions/{session_id}/messages"
         raw = build_request("POST", path, host, headers, spec["body"])
-        jobs.append((spec["t0"] + offset, raw, StreamRecord(index, spec["t0"] + offset)))
+        resume = None
+        if drop_after:
+            resume = Resume(host, session_id, headers.get("Authorization", ""), drop_after)
+        rec = StreamRecord(index, spec["t0"] + offset)
+        jobs.append((spec["t0"] + offset, raw, rec, resume))
     return jobs
 
 
@@ -398,18 +477,18 @@ def mode_streams(spec: dict[str, Any]) -> dict[str, Any]:
         host = f"{spec['host']}:{spec['port']}"
         extra.append(gevent.spawn(run_logins, addr, host, t0, spec["logins"], login_results))
     greenlets = []
-    for when, raw, rec in jobs:
+    for when, raw, rec, resume in jobs:
         delay = when - now()
         if delay > 0:
             gevent.sleep(delay)
-        greenlets.append(gevent.spawn(run_stream, addr, raw, expected, timeout_s, rec))
+        greenlets.append(gevent.spawn(run_stream, addr, raw, expected, timeout_s, rec, resume))
     gevent.joinall(greenlets + extra)
     wall1, cpu1 = now(), cpu_seconds()
     gc.enable()
     return {
         "mode": "streams",
         "ready_before_t0_s": t0 - ready_at,
-        "records": [rec.to_json() for _, _, rec in jobs],
+        "records": [job[2].to_json() for job in jobs],
         "logins": [[x.start, x.latency_s, x.status] for x in login_results],
         "cpu_user_s": cpu1[0] - cpu0[0],
         "cpu_sys_s": cpu1[1] - cpu0[1],
@@ -513,6 +592,11 @@ def mode_sessions(spec: dict[str, Any]) -> dict[str, Any]:
                     }
                     raw = raws[k] = build_request("POST", "/sessions", host, headers, {})
                 status, payload = conn.request(raw)
+                if status == 503 and len(failures) < 200:  # set-up on a busy machine: again
+                    work.append(k)
+                    failures.append("")
+                    gevent.sleep(0.5)
+                    continue
                 if status != 201:
                     failures.append(f"{status} {payload[:200]!r}")
                     if len(failures) > 20:
@@ -524,8 +608,9 @@ def mode_sessions(spec: dict[str, Any]) -> dict[str, Any]:
 
     greenlets = [gevent.spawn(worker) for _ in range(spec.get("concurrency", 32))]
     gevent.joinall(greenlets, raise_error=True)
-    if failures:
-        raise RuntimeError(f"{len(failures)} session creations failed, e.g. {failures[0]}")
+    failed = [f for f in failures if f]
+    if failed:
+        raise RuntimeError(f"{len(failed)} session creations failed, e.g. {failed[:1]}")
     cpu1 = cpu_seconds()
     return {
         "mode": "sessions",

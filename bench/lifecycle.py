@@ -59,7 +59,7 @@ class Run:
             db=self.db,
             delay_ms=args.delay_ms,
             log_path=RESULTS / "logs" / f"{self.run_id}.log",
-            extra_env=dict(kv.split("=", 1) for kv in (args.server_env or [])),
+            extra_env=server_env(args),
             gc_log=str(self.tmp / "gc") if args.gc_probe else "",
             root=root,
         )
@@ -172,6 +172,14 @@ class Run:
         for user in self.users:
             self.db.flask("users", "set-tier", user["email"], "pro")
         return [u["access_token"] for u in reg["users"]]
+
+
+def server_env(args: argparse.Namespace) -> dict[str, str]:
+    """--server-env K=V pairs, and REDIS_URL from --redis."""
+    env = dict(kv.split("=", 1) for kv in (args.server_env or []))
+    if getattr(args, "redis", ""):
+        env["REDIS_URL"] = args.redis
+    return env
 
 
 def uniform_plan(n: int, over: float, sessions: list[SessionRef]) -> list[Planned]:

@@ -46,11 +46,12 @@ class ResumeRecord:
     """The second half of a dropped stream: ``GET /sessions/{id}/reply`` with Last-Event-ID."""
 
     start: float
+    last_event_id: str | None = None
     status: int = 0
-    end: float | None = None
-    outcome: str = "eof"
-    token_times: list[float] = field(default_factory=list)
-    duplicates: int = 0  # events whose id was at or before Last-Event-ID
+    headers: float | None = None
+    first_token: float | None = None  # the first token after the resume
+    tokens: int = 0  # tokens received after the resume
+    duplicates: int = 0  # events at or before Last-Event-ID, or seen twice
 
 
 @dataclass(slots=True)

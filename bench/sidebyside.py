@@ -86,7 +86,11 @@ def side_by_side(
     for number in range(args.rounds):
         for i, serving in enumerate(servings(args)):
             run = Run(args, f"{bench}_{i}", root=serving.root, app=serving.app)
-            summary = measure(run)  # enters and leaves the run
+            try:
+                summary = measure(run)  # enters and leaves the run
+            except RuntimeError as exc:  # one failed turn must not lose the others
+                print(f"turn {serving.label} round {number + 1} failed: {exc}", flush=True)
+                continue
             turns.append(Turn(serving, number, run.run_id, run.code, summary))
             time.sleep(2)
     print_table(
