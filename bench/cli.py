@@ -85,6 +85,12 @@ def add_server_arguments(p: argparse.ArgumentParser, delay_ms: int) -> None:
         "--server-env", action="append", metavar="K=V", help="extra environment for gunicorn"
     )
     p.add_argument(
+        "--checkout",
+        action="append",
+        metavar="DIR",
+        help="serve the app from this checkout (burst: repeatable, side by side in one run)",
+    )
+    p.add_argument(
         "--redis",
         nargs="?",
         const=REDIS_DEFAULT,

@@ -43,11 +43,17 @@ class Run:
     """
 
     def __init__(
-        self, args: argparse.Namespace, bench: str, root: Path = ROOT, app: str | None = None
+        self,
+        args: argparse.Namespace,
+        bench: str,
+        root: Path | None = None,
+        app: str | None = None,
     ):
         self.args = args
         self.bench = bench
         self.app = app or args.app
+        checkouts = getattr(args, "checkout", None) or []
+        root = root or (Path(checkouts[0]).resolve() if checkouts else ROOT)
         self.root = root
         self.db = Database("none" if self.app == "bare" else args.db, bench, root)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())

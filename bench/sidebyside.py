@@ -56,12 +56,6 @@ class Turn:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--checkout",
-        action="append",
-        metavar="DIR",
-        help="serve the app from this checkout (repeatable: side by side in one run)",
-    )
     p.add_argument("--with-bare", action="store_true", help="also serve the bare floor, in turn")
     p.add_argument("--rounds", type=int, default=1, help="alternate the servings N times")
 
