@@ -179,6 +179,18 @@ class Config:
     # Password hashing runs on a thread pool; this bounds how many hash at once per worker.
     HASH_THREADS = env.integer("HASH_THREADS", 2, minimum=1)
 
+    # Reset codes by email (README, "Configuration"). SMTP_URL: smtp://host:port,
+    # smtp+starttls://user:pw@host:port, or smtps://user:pw@host:port (TLS from the start).
+    SMTP_URL = env.parsed(
+        "SMTP_URL", None, lambda raw: parse_url(raw, ("smtp", "smtp+starttls", "smtps"))
+    )
+    MAIL_FROM = env.text("MAIL_FROM", "Clarity <no-reply@localhost>")
+    SMTP_TIMEOUT_S = env.number("SMTP_TIMEOUT_S", 10.0, minimum=0.1)
+    SMTP_CA_FILE = env.optional("SMTP_CA_FILE")  # a private relay's own CA
+    RESET_CODE_MINUTES = env.integer("RESET_CODE_MINUTES", 30, minimum=1)
+    RESET_CODE_TRIES = env.integer("RESET_CODE_TRIES", 5, minimum=1)
+    RESET_EMAIL_LIMIT = env.rate("RESET_EMAIL_LIMIT", "3 per 15 minutes")
+
     TIER_LIMITS = {
         "free": {"devices": 1, "sessions": 10, "window": "lifetime"},
         "standard": {"devices": 2, "sessions": 100, "window": "month"},

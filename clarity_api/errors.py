@@ -48,6 +48,17 @@ class WeakPassword(ClarityError):
     )
 
 
+class InvalidResetCode(ClarityError):
+    error = "INVALID_RESET_CODE"
+    default_message = "The reset code is wrong, used or expired. Ask for a new one."
+
+
+class EmailUnavailable(ClarityError):
+    status_code = 503
+    error = "EMAIL_UNAVAILABLE"
+    default_message = "Email is not available on this server, so a reset code cannot be sent."
+
+
 class EmailAlreadyExists(ClarityError):
     status_code = 409
     error = "EMAIL_ALREADY_EXISTS"

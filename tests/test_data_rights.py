@@ -19,6 +19,7 @@ from sqlalchemy import MetaData, inspect, select
 
 from clarity_api.clock import isoformat, utcnow
 from clarity_api.extensions import db
+from clarity_api.services import mail
 from tests.conftest import bearer, open_stream, read_events
 from tests.revenuecat import MONTH, WEBHOOK_ON, sample, send
 
@@ -31,9 +32,14 @@ EXPORT_SECTION = {
     "logins": "logins",
     "solve_sessions": "sessions",
     "subscription_events": "subscription_events",
+    "password_resets": "reset_codes",
 }
 # Kept from the export on purpose: credentials and token material.
-SECRET_COLUMNS = {("users", "password_hash"), ("logins", "refresh_token_hash")}
+SECRET_COLUMNS = {
+    ("users", "password_hash"),
+    ("logins", "refresh_token_hash"),
+    ("password_resets", "code_hash"),
+}
 # Tables with no path to a person: a daily count of blocked messages, nothing else.
 NOT_PERSONAL = {"blocked_message_counts", "alembic_version"}
 
@@ -104,8 +110,8 @@ def rows_of(user_id: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def busy_person(client: FlaskClient, runner: Any, make_user: Any) -> dict[str, Any]:
-    """Someone with two devices, a rotated and a revoked login, sessions in every status, and
-    a subscription bought in the store then renewed."""
+    """Someone with two devices, a rotated and a revoked login, sessions in every status, a
+    subscription bought in the store then renewed, and a pending password reset."""
     tag = uuid.uuid4().hex[:8]  # fingerprints are only unique per account: keep them apart
     person = make_user(fingerprint=f"phone-{tag}", device_name="Ana's phone", platform="ios")
     assert runner.invoke(args=["users", "set-tier", person["email"], "standard"]).exit_code == 0
@@ -138,6 +144,8 @@ def busy_person(client: FlaskClient, runner: Any, make_user: Any) -> dict[str, A
     ok(client.post(f"/sessions/{ids[1]}/messages", headers=headers, json=say)).get_data()
     ok(client.patch(f"/sessions/{ids[1]}", headers=headers, json={"status": "abandoned"}))
     ok(client.patch(f"/sessions/{ids[2]}", headers=headers, json={"status": "completed"}))
+    ok(client.post("/auth/password/forgot", json={"email": person["email"]}), 202)
+    mail.wait_for_pending(timeout=10)  # the code is stored after the response
     return {**person, "sessions": ids}
 
 
@@ -164,6 +172,7 @@ def test_export_holds_every_stored_value_of_the_person(
         "logins": 3,
         "solve_sessions": 4,
         "subscription_events": 2,
+        "password_resets": 1,
     }
     for name, rows in stored.items():
         section = export[EXPORT_SECTION[name]]
@@ -183,6 +192,8 @@ def test_export_withholds_only_token_material(
     app: Flask, client: FlaskClient, make_user: Any
 ) -> None:
     person = make_user()
+    client.post("/auth/password/forgot", json={"email": person["email"]})
+    mail.wait_for_pending(timeout=10)
     text = client.get("/auth/me/export", headers=bearer(person["access"])).get_data(as_text=True)
     with app.app_context():
         stored = rows_of(person["id"])

@@ -24,6 +24,7 @@ TABLES = {
     "solve_sessions",
     "blocked_message_counts",
     "subscription_events",
+    "password_resets",
 }
 
 
@@ -151,4 +152,34 @@ def test_updated_at_is_filled_from_the_last_recorded_move(app, empty_db):
     )
     with db.engine.connect() as conn:
         assert conn.execute(stmt).one() == (moved, None, None, None)
+    assert schema_differences() == []
+
+
+def test_password_resets_come_and_go_alone_and_go_with_their_account(app, empty_db):
+    """5c1d2e7a9b40 adds one table, cascaded from users; down again, it takes nothing else."""
+    upgrade()
+    users, resets = db.metadata.tables["users"], db.metadata.tables["password_resets"]
+    now = datetime(2026, 12, 1, 20, tzinfo=UTC)
+    kept, gone = uuid.uuid4(), uuid.uuid4()
+    with db.engine.begin() as conn:
+        for user_id in (kept, gone):
+            conn.execute(
+                insert(users).values(
+                    id=user_id, email=f"{user_id}@example.com", password_hash="x", created_at=now
+                )
+            )
+            conn.execute(
+                insert(resets).values(
+                    user_id=user_id, code_hash="h", created_at=now, expires_at=now, attempts=0
+                )
+            )
+        conn.execute(users.delete().where(users.c.id == gone))
+        assert conn.execute(select(resets.c.user_id)).scalars().all() == [kept]
+
+    downgrade(revision="f506189a90f0")
+    tables = set(inspect(db.engine).get_table_names())
+    assert "password_resets" not in tables and TABLES - {"password_resets"} <= tables
+    with db.engine.connect() as conn:
+        assert conn.execute(select(users.c.id)).scalars().all() == [kept]
+    upgrade()
     assert schema_differences() == []

@@ -14,11 +14,22 @@ def register_blueprints(api: ClarityApi) -> None:
         features,
         health,
         logins,
+        passwords,
         solve_sessions,
         webhooks,
     )
 
     docs.register_components(api)
-    for module in (auth, account, devices, logins, features, solve_sessions, health, webhooks):
+    for module in (
+        auth,
+        account,
+        passwords,
+        devices,
+        logins,
+        features,
+        solve_sessions,
+        health,
+        webhooks,
+    ):
         api.register_blueprint(module.blp)
     api.register_blueprint(account.app_blp)

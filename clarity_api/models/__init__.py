@@ -2,6 +2,7 @@
 
 from clarity_api.models.device import Device, Login
 from clarity_api.models.enums import Platform, SessionStatus, SolveStep, Tier
+from clarity_api.models.password_reset import PasswordReset
 from clarity_api.models.solve_session import BlockedMessageCount, SolveSession
 from clarity_api.models.user import Subscription, SubscriptionEvent, UsageCounter, User
 
@@ -9,6 +10,7 @@ __all__ = [
     "BlockedMessageCount",
     "Device",
     "Login",
+    "PasswordReset",
     "Platform",
     "SessionStatus",
     "SolveSession",

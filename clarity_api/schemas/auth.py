@@ -26,7 +26,7 @@ _platform = fields.String(
 )
 # The strength rule answers 400 WEAK_PASSWORD, not 422, so it is documented here but checked
 # by the service; only the upper bound is a schema rule.
-_new_password = fields.String(
+new_password = fields.String(
     required=True,
     load_only=True,
     validate=validate.Length(max=128),
@@ -34,8 +34,9 @@ _new_password = fields.String(
         "minLength": 8,
         "example": "Sup3rSecret!",
         "pattern": r"^(?=[\s\S]*[A-Z])(?=[\s\S]*[0-9])[^\u0000]*$",
-        "description": "At least 8 characters with an upper-case letter and a digit, "
-        "else 400 WEAK_PASSWORD; over 128 characters is 422.",
+        "description": "At least 8 characters with an upper-case letter and a digit, and "
+        "not easy to guess (common passwords, words with a digit, keyboard or alphabet runs, "
+        "the email's own name), else 400 WEAK_PASSWORD; over 128 characters is 422.",
     },
 )
 
@@ -49,7 +50,7 @@ class RegisterSchema(StrictSchema):
             "example": "ana@example.com",
         },
     )
-    password = _new_password
+    password = new_password
     device_fingerprint = _fingerprint
     device_name = _device_name
     platform = _platform
@@ -270,6 +271,12 @@ class ExportUsageCounterSchema(Schema):
     sessions_in_period = fields.Integer(required=True)
 
 
+class ExportPasswordResetSchema(Schema):
+    created_at = UTCDateTimeField(required=True)
+    expires_at = UTCDateTimeField(required=True)
+    attempts = fields.Integer(required=True, metadata={"description": "Codes tried so far"})
+
+
 class ExportSchema(Schema):
     account = fields.Nested(ExportAccountSchema, required=True)
     tier = fields.String(required=True, validate=validate.OneOf(TIER_NAMES))
@@ -288,6 +295,11 @@ class ExportSchema(Schema):
         metadata={"description": "Sign-ins, without any token material"},
     )
     sessions = fields.List(fields.Nested(ExportSessionSchema), required=True)
+    reset_codes = fields.List(
+        fields.Nested(ExportPasswordResetSchema),
+        required=True,
+        metadata={"description": "A pending reset code, if one was asked for (never the code)"},
+    )
     messages = fields.List(
         fields.Dict(),
         required=True,

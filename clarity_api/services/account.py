@@ -6,7 +6,15 @@ from typing import Any
 
 from clarity_api.errors import InvalidCredentials, RecentLoginRequired
 from clarity_api.extensions import db
-from clarity_api.models import Device, Login, SolveSession, SubscriptionEvent, UsageCounter, User
+from clarity_api.models import (
+    Device,
+    Login,
+    PasswordReset,
+    SolveSession,
+    SubscriptionEvent,
+    UsageCounter,
+    User,
+)
 from clarity_api.services import quota, subscriptions
 from clarity_api.services.hashing import verify_password
 
@@ -36,6 +44,9 @@ def export(user: User) -> dict[str, Any]:
         .where(SolveSession.user_id == user.id)
         .order_by(SolveSession.created_at.desc(), SolveSession.id.desc())
     ).scalars()
+    resets = db.session.execute(
+        db.select(PasswordReset).where(PasswordReset.user_id == user.id)
+    ).scalars()
     return {
         "account": user,
         "tier": user.tier,
@@ -47,6 +58,7 @@ def export(user: User) -> dict[str, Any]:
         "devices": list(devices),
         "logins": list(logins),
         "sessions": list(sessions),
+        "reset_codes": list(resets),
         "messages": [],
     }
 

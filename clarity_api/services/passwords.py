@@ -1,14 +1,26 @@
-"""Passwords: the strength rule (API.md's rule, then zxcvbn's guess estimate)."""
+"""Passwords: the strength rule, changing one, and resetting a forgotten one by a code."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import secrets
+import uuid
+from datetime import timedelta
+from email.message import EmailMessage
 from typing import Any
 
+from flask import current_app
+from sqlalchemy import delete, update
 from zxcvbn import matching, scoring
 
-from clarity_api.errors import WeakPassword
-from clarity_api.services import hashing
+from clarity_api.clock import utcnow
+from clarity_api.errors import InvalidCredentials, InvalidResetCode, WeakPassword
+from clarity_api.extensions import db
+from clarity_api.models import Login, PasswordReset, User
+from clarity_api.services import auth as accounts  # a cycle, read only at call time
+from clarity_api.services import hashing, logins, mail, rowcount
 
 _UPPER = re.compile(r"[A-Z]")
 _DIGIT = re.compile(r"[0-9]")
@@ -110,3 +122,107 @@ def check_strength(password: str, email: str) -> None:
             "This password is too easy to guess (a common password, a word with a digit, "
             "a keyboard or alphabet run, or your own name): choose another."
         )
+
+
+def change(user: User, login_id: uuid.UUID, current: str, new: str) -> None:
+    """A new password; every other login of the account ends, the caller's stays."""
+    if not hashing.verify_password(user.password_hash, current):
+        raise InvalidCredentials("The current password is incorrect.")
+    check_strength(new, user.email)
+    _set_password(user, new)
+    logins.revoke_others(user.id, login_id)
+
+
+def _set_password(user: User, new: str) -> None:
+    """The new hash; a pending reset code is void once the password changed."""
+    user.password_hash = hashing.hash_password(new)
+    db.session.execute(delete(PasswordReset).where(PasswordReset.user_id == user.id))
+
+
+def _revoke_every_login(user_id: uuid.UUID) -> None:
+    db.session.execute(
+        update(Login)
+        .where(Login.user_id == user_id, Login.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+# 8 characters from 30 that cannot be misread (no 0/O, 1/I/L, U): 30^8, about 2^39.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+CODE_LENGTH = 8
+
+
+def new_code() -> str:
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return f"{code[:4]}-{code[4:]}"
+
+
+def _code_digest(user_id: uuid.UUID, code: str) -> str:
+    """Keyed by the app's secret, so a copy of the table alone cannot be searched for codes."""
+    plain = "".join(code.split()).replace("-", "").upper()
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{user_id}:{plain}".encode(), hashlib.sha256).hexdigest()
+
+
+def issue_reset(email: str) -> tuple[User, str] | None:
+    """A fresh code for this email's account, replacing any earlier one; None if no account."""
+    user = accounts.find_user(email)
+    if user is None:
+        return None
+    code = new_code()
+    minutes = current_app.config["RESET_CODE_MINUTES"]
+    db.session.execute(delete(PasswordReset).where(PasswordReset.user_id == user.id))
+    db.session.add(
+        PasswordReset(
+            user_id=user.id,
+            code_hash=_code_digest(user.id, code),
+            expires_at=utcnow() + timedelta(minutes=minutes),
+            attempts=0,
+        )
+    )
+    return user, code
+
+
+def reset_email(config: dict[str, Any], user: User, code: str) -> EmailMessage:
+    minutes = config["RESET_CODE_MINUTES"]
+    text = (
+        f"Your code to choose a new Clarity password is {code}\n\n"
+        f"It works once, for {minutes} minutes. If you did not ask for it, ignore this "
+        "email: your password has not changed.\n"
+    )
+    return mail.compose(config, user.email, "Your Clarity password reset code", text)
+
+
+def reset(email: str, code: str, new: str) -> User:
+    """Set a new password with an emailed code; every login of the account ends.
+
+    Each try is counted with one conditional UPDATE (so concurrent guesses cannot share a
+    try), and the code is consumed with a conditional DELETE (so it works once).
+    """
+    check_strength(new, email)
+    user = accounts.find_user(email)
+    if user is None:
+        raise InvalidResetCode()
+    now = utcnow()
+    tried = db.session.execute(
+        update(PasswordReset)
+        .where(
+            PasswordReset.user_id == user.id,
+            PasswordReset.attempts < current_app.config["RESET_CODE_TRIES"],
+            PasswordReset.expires_at > now,
+        )
+        .values(attempts=PasswordReset.attempts + 1)
+        .returning(PasswordReset.code_hash)
+    ).first()
+    digest = _code_digest(user.id, code)
+    if tried is None or not hmac.compare_digest(tried.code_hash, digest):
+        db.session.commit()  # the counted try must stick even though we raise
+        raise InvalidResetCode()
+    used = delete(PasswordReset).where(
+        PasswordReset.user_id == user.id, PasswordReset.code_hash == digest
+    )
+    if rowcount(used) != 1:
+        raise InvalidResetCode()  # a concurrent reset used it first
+    _set_password(user, new)
+    _revoke_every_login(user.id)
+    return user

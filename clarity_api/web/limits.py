@@ -121,3 +121,7 @@ revocations = limiter.shared_limit(
 )
 # The decorator for such endpoints, under the name this module's budgets go by.
 revocation_budget = signed_in_without_budget
+# Reset codes asked for one email, by anyone: every request counts.
+reset_requests = limiter.shared_limit(
+    _setting("RESET_EMAIL_LIMIT"), scope="reset-email", key_func=login_email_key
+)
