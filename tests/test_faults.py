@@ -81,7 +81,23 @@ class Pinned(JsonRequests):
         self.conn.close()
 
 
-def pin_workers(server: LiveServer, workers: int = 2, rounds: int = 20) -> list[Pinned]:
+# On a loaded machine a worker can still be booting when the server first answers: the
+# rounds below go on this long, a pause apart, before calling a worker missing.
+WORKERS_UP_S = 60
+
+
+def rounds_until(deadline_s: float) -> Iterator[int]:
+    """Round numbers until `deadline_s` from now, a short pause between rounds."""
+    deadline = time.monotonic() + deadline_s
+    n = 0
+    while n == 0 or time.monotonic() < deadline:
+        if n:
+            time.sleep(0.2)
+        yield n
+        n += 1
+
+
+def pin_workers(server: LiveServer, workers: int = 2) -> list[Pinned]:
     """One keep-alive connection to each of `workers` distinct workers (needs EXPOSE_STATS).
 
     An idle worker can win every accept of connections opened one by one, so each round
@@ -97,7 +113,7 @@ def pin_workers(server: LiveServer, workers: int = 2, rounds: int = 20) -> list[
         assert response.status == 200, stats
         return conn, stats["pid"]
 
-    for _ in range(rounds):
+    for _ in rounds_until(WORKERS_UP_S):
         with ThreadPoolExecutor(max_workers=8) as pool:
             for conn, pid in pool.map(connect, range(8)):
                 if pid in pinned or conn.sock is None:
@@ -108,10 +124,10 @@ def pin_workers(server: LiveServer, workers: int = 2, rounds: int = 20) -> list[
             return list(pinned.values())
     for p in pinned.values():
         p.close()
-    raise AssertionError(f"saw only workers {sorted(pinned)} in {rounds} rounds of 8")
+    raise AssertionError(f"saw only workers {sorted(pinned)} in {WORKERS_UP_S} s")
 
 
-def stats_by_pid(server: LiveServer, workers: int = 2, rounds: int = 20) -> dict[int, Any]:
+def stats_by_pid(server: LiveServer, workers: int = 2) -> dict[int, Any]:
     """/internal/stats from each worker: rounds of simultaneous fresh connections until every
     pid has answered (one at a time, an idle worker can win every accept)."""
     seen: dict[int, Any] = {}
@@ -121,13 +137,13 @@ def stats_by_pid(server: LiveServer, workers: int = 2, rounds: int = 20) -> dict
         assert status == 200, stats
         return stats
 
-    for _ in range(rounds):
+    for _ in rounds_until(WORKERS_UP_S):
         with ThreadPoolExecutor(max_workers=8) as pool:
             for stats in pool.map(one, range(8)):
                 seen[stats["pid"]] = stats
         if len(seen) == workers:
             return seen
-    raise AssertionError(f"saw only workers {sorted(seen)} in {rounds} rounds of 8")
+    raise AssertionError(f"saw only workers {sorted(seen)} in {WORKERS_UP_S} s")
 
 
 # --- a database that goes away: a TCP proxy we can stop -------------------------------------
