@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -122,14 +123,70 @@ def auth_headers(user: dict[str, Any]) -> dict[str, str]:
     return user["headers"]  # type: ignore[no-any-return]
 
 
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    """The response is the API's one error body, with this status and code; returns the body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) <= {"error", "message", "details"}
+    assert body["error"] == code
+    assert isinstance(body["message"], str) and body["message"]
+    if status == 401:
+        assert response.headers.get("WWW-Authenticate") == "Bearer"
+    return body  # type: ignore[no-any-return]
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def open_session(client: FlaskClient, person: dict[str, Any]) -> str:
-    response = client.post("/sessions", headers=person["headers"])
+def open_session(client: FlaskClient, headers: dict[str, str]) -> dict[str, Any]:
+    """A new session for the person with these headers (token and fingerprint): the 201 body."""
+    response = client.post("/sessions", headers=headers)
     assert response.status_code == 201, response.get_json()
-    return response.get_json()["session_id"]  # type: ignore[no-any-return]
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def session_id(client: FlaskClient, auth_headers: dict[str, str]) -> str:
+    """A new session of `user`'s."""
+    return open_session(client, auth_headers)["session_id"]  # type: ignore[no-any-return]
+
+
+def send_message(
+    client: FlaskClient,
+    headers: dict[str, str],
+    session_id: str,
+    content: str = "I feel stuck at work",
+    **extra: Any,
+) -> Any:
+    """One message, its whole reply read (a stream runs only as it is read, as over the wire)."""
+    response = client.post(
+        f"/sessions/{session_id}/messages", headers=headers, json={"content": content, **extra}
+    )
+    response.get_data()
+    return response
+
+
+def message_events(
+    client: FlaskClient, headers: dict[str, str], session_id: str, *args: Any, **kw: Any
+) -> list[tuple[str, Any]]:
+    """`send_message`, answered 200: the reply's (event, data) pairs."""
+    response = send_message(client, headers, session_id, *args, **kw)
+    assert response.status_code == 200, response.get_data()
+    return read_events(response.get_data())
+
+
+def set_tier(runner: Any, email: str, tier: str) -> None:
+    result = runner.invoke(args=["users", "set-tier", email, tier])
+    assert result.exit_code == 0, result.output
+
+
+def timed(fn: Any, *args: Any, **kw: Any) -> tuple[float, Any]:
+    """(seconds taken, result) of one call."""
+    started = time.monotonic()
+    result = fn(*args, **kw)
+    return time.monotonic() - started, result
 
 
 def open_stream(

@@ -20,7 +20,7 @@ def tier_in_db(app: Flask, user_id: str) -> str:
         return subscription.tier.value
 
 
-def set_tier(runner: Any, *args: str) -> Any:
+def run_set_tier(runner: Any, *args: str) -> Any:
     return runner.invoke(args=["users", "set-tier", *args])
 
 
@@ -32,34 +32,34 @@ def test_set_tier_changes_the_tier(
     app: Flask, runner: Any, user: dict[str, Any], start: str, tier: str
 ) -> None:
     if start != "free":
-        set_tier(runner, user["email"], start)
-    result = set_tier(runner, user["email"], tier)
+        run_set_tier(runner, user["email"], start)
+    result = run_set_tier(runner, user["email"], tier)
     assert result.exit_code == 0, result.output
     assert tier in result.output
     assert tier_in_db(app, user["id"]) == tier
 
 
 def test_set_tier_shows_in_the_api(client: FlaskClient, runner: Any, user: dict[str, Any]) -> None:
-    set_tier(runner, user["email"], "standard")
+    run_set_tier(runner, user["email"], "standard")
     me = client.get("/auth/me", headers={"Authorization": f"Bearer {user['access']}"}).get_json()
     assert me["tier"] == "standard"
     assert me["usage"]["sessions_limit"] == 100
 
 
 def test_set_tier_finds_email_in_any_case(app: Flask, runner: Any, user: dict[str, Any]) -> None:
-    result = set_tier(runner, f"  {user['email'].upper()} ", "pro")
+    result = run_set_tier(runner, f"  {user['email'].upper()} ", "pro")
     assert result.exit_code == 0, result.output
     assert tier_in_db(app, user["id"]) == "pro"
 
 
 def test_set_tier_changes_only_that_account(app: Flask, runner: Any, make_user: Any) -> None:
     ana, ben = make_user(), make_user()
-    set_tier(runner, ana["email"], "pro")
+    run_set_tier(runner, ana["email"], "pro")
     assert tier_in_db(app, ben["id"]) == "free"
 
 
 def test_set_tier_unknown_email_fails_with_a_message(runner: Any, user: dict[str, Any]) -> None:
-    result = set_tier(runner, "nobody@example.com", "pro")
+    result = run_set_tier(runner, "nobody@example.com", "pro")
     assert result.exit_code != 0
     assert "nobody@example.com" in result.output
     assert "No account" in result.output
@@ -69,12 +69,12 @@ def test_set_tier_unknown_email_fails_with_a_message(runner: Any, user: dict[str
 def test_set_tier_invalid_tier_fails(
     app: Flask, runner: Any, user: dict[str, Any], tier: str
 ) -> None:
-    result = set_tier(runner, user["email"], tier)
+    result = run_set_tier(runner, user["email"], tier)
     assert result.exit_code != 0
     assert "tier" in result.output.lower()
     assert tier_in_db(app, user["id"]) == "free"
 
 
 def test_set_tier_needs_both_arguments(runner: Any, user: dict[str, Any]) -> None:
-    result = set_tier(runner, user["email"])
+    result = run_set_tier(runner, user["email"])
     assert result.exit_code != 0

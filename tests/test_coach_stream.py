@@ -10,7 +10,7 @@ from clarity_api.coach import make_coach
 from clarity_api.extensions import db
 from clarity_api.models import BlockedMessageCount
 from clarity_api.safety.crisis import RESOURCES, SAFETY_MESSAGE
-from tests.conftest import read_events
+from tests.conftest import message_events
 
 CRISIS = [
     "I want to kill myself",
@@ -35,19 +35,6 @@ def config_overrides(fake_provider):
     }
 
 
-@pytest.fixture
-def session_id(client, auth_headers):
-    return client.post("/sessions", headers=auth_headers).get_json()["session_id"]
-
-
-def stream(client, headers, session_id, content="I feel stuck at work", **extra):
-    response = client.post(
-        f"/sessions/{session_id}/messages", headers=headers, json={"content": content, **extra}
-    )
-    assert response.status_code == 200, response.get_data()
-    return read_events(response.get_data())
-
-
 def current_step(client, headers, session_id):
     return client.get(f"/sessions/{session_id}", headers=headers).get_json()["current_step"]
 
@@ -59,7 +46,7 @@ def test_model_pieces_stream_as_tokens_and_done_carries_usage(
     fake_provider,
 ):
     fake_provider.behave(pieces=["You sound", " tired", " of it", "."], usage=(40, 6))
-    events = stream(client, auth_headers, session_id)
+    events = message_events(client, auth_headers, session_id)
     tokens = [data["content"] for name, data in events if name == "token"]
     assert tokens == ["You sound", " tired", " of it", "."]
     name, done = events[-1]
@@ -79,7 +66,7 @@ def test_provider_receives_step_prompt_history_and_placeholders_only(
         {"role": "user", "content": "Write to me at ana.lopez@example.com"},
         {"role": "assistant", "content": "Thanks for telling me."},
     ]
-    stream(
+    message_events(
         client,
         auth_headers,
         session_id,
@@ -103,7 +90,7 @@ def test_provider_failure_ends_with_retryable_error_and_session_stays(
     fake_provider,
 ):
     fake_provider.behave(status=500)
-    events = stream(client, auth_headers, session_id)
+    events = message_events(client, auth_headers, session_id)
     assert events[-1][0] == "error"
     assert events[-1][1]["error"] == "COACH_UNAVAILABLE"
     assert events[-1][1]["retryable"] is True
@@ -117,7 +104,7 @@ def test_provider_dropping_mid_reply_ends_with_error(
     fake_provider,
 ):
     fake_provider.behave(pieces=["One", " two", " three"], drop_after=1)
-    events = stream(client, auth_headers, session_id)
+    events = message_events(client, auth_headers, session_id)
     assert events[0] == ("token", {"content": "One"})
     assert events[-1][1]["error"] == "COACH_UNAVAILABLE"
     assert not any(name == "done" for name, _ in events)
@@ -134,7 +121,7 @@ def test_a_runaway_reply_ends_with_a_final_error_and_session_stays(
     bounded = make_coach({**app.config, "COACH_MAX_REPLY_CHARS": 50})
     app.extensions["clarity_replies"] = replace(app.extensions["clarity_replies"], coach=bounded)
     fake_provider.behave(pieces=["word " * 4] * 100)  # 2,000 characters, past the bound
-    events = stream(client, auth_headers, session_id)
+    events = message_events(client, auth_headers, session_id)
     tokens = "".join(data["content"] for name, data in events if name == "token")
     assert tokens == "word " * 8  # two pieces fit in 50 characters, the third would not
     assert events[-1] == (
@@ -155,7 +142,7 @@ def test_silent_provider_gets_pings_then_a_timeout_error(
     fake_provider,
 ):
     fake_provider.behave(hang=True)
-    events = stream(client, auth_headers, session_id)
+    events = message_events(client, auth_headers, session_id)
     assert (":", "ping") in events
     assert events[-1][0] == "error"
     assert events[-1][1]["error"] == "COACH_TIMEOUT"
@@ -172,7 +159,7 @@ def test_crisis_message_gets_safety_reply_and_never_reaches_the_provider(
     fake_provider,
     content,
 ):
-    events = stream(client, auth_headers, session_id, content)
+    events = message_events(client, auth_headers, session_id, content)
     assert fake_provider.requests == []
     assert any(name == "token" for name, _ in events)
     name, done = events[-1]
@@ -191,7 +178,7 @@ def test_crisis_message_gets_safety_reply_and_never_reaches_the_provider(
 def test_crisis_done_carries_the_safety_message_its_tokens_spell(
     client, auth_headers, session_id, fake_provider
 ):
-    events = stream(client, auth_headers, session_id, "I want to kill myself")
+    events = message_events(client, auth_headers, session_id, "I want to kill myself")
     text = "".join(data["content"] for name, data in events if name == "token")
     name, done = events[-1]
     assert name == "done"
@@ -204,7 +191,9 @@ def test_negated_self_harm_is_not_blocked(
     session_id,
     fake_provider,
 ):
-    events = stream(client, auth_headers, session_id, "I would never hurt myself, I'm just tired")
+    events = message_events(
+        client, auth_headers, session_id, "I would never hurt myself, I'm just tired"
+    )
     assert "blocked" not in events[-1][1]
     assert len(fake_provider.requests) == 1
 
@@ -219,5 +208,5 @@ def test_crisis_turns_in_history_are_kept_from_the_provider(
         {"role": "user", "content": "I want to kill myself"},
         {"role": "assistant", "content": "I'm glad you told me."},
     ]
-    stream(client, auth_headers, session_id, "Today is a bit better", history=history)
+    message_events(client, auth_headers, session_id, "Today is a bit better", history=history)
     assert "kill myself" not in repr(fake_provider.requests[-1]["messages"])

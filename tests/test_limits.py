@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD, bearer
+from tests.support.faults import Pinned, pin_workers
 from tests.support.live import auth_only, serve
-from tests.test_faults import Pinned, pin_workers
 
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 

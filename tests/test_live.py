@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
@@ -40,17 +39,6 @@ def live(app, tmp_path, live_env):
 def in_parallel(count, fn):
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(lambda _: fn(), range(count)))
-
-
-def open_stream(server, headers, session_id, body=None):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    conn.request(
-        "POST",
-        f"/sessions/{session_id}/messages",
-        body=json.dumps(body or {"content": "I feel stuck"}),
-        headers={"Content-Type": "application/json", **headers},
-    )
-    return conn, conn.getresponse()
 
 
 def test_fifty_simultaneous_creates_on_a_free_account_make_exactly_ten(live):
@@ -111,7 +99,7 @@ def test_dropped_streams_do_not_advance_their_sessions(live):
     ]
 
     def drop(session_id):
-        conn, response = open_stream(live, headers, session_id)
+        conn, response = live.open_stream(headers, session_id)
         assert response.status == 200
         response.read1(64)  # the first token has arrived
         conn.sock.close()
@@ -128,7 +116,7 @@ def test_dropped_streams_do_not_advance_their_sessions(live):
 def test_sigterm_ends_live_streams_with_a_whole_error_event(live):
     headers = auth_only(live.register("term@example.com"))
     session_id = live.json("POST", "/sessions", {}, headers=headers)[1]["session_id"]
-    _conn, response = open_stream(live, headers, session_id)
+    _conn, response = live.open_stream(headers, session_id)
     assert response.status == 200
     live.process.send_signal(signal.SIGTERM)
     body = response.read()  # the server ends the stream within the graceful timeout
@@ -224,7 +212,7 @@ def test_a_life_of_sessions_and_an_account_erased_through_the_real_server(live, 
     ids = [live.json("POST", "/sessions", {}, headers=headers)[1]["session_id"] for _ in "12345"]
     walked, abandoned, completed, deleted, idle = ids
     for _ in range(5):
-        _conn, response = open_stream(live, headers, walked)
+        _conn, response = live.open_stream(headers, walked)
         assert read_events(response.read())[-1][0] == "done"
     assert (
         live.json("PATCH", f"/sessions/{abandoned}", {"status": "abandoned"}, headers=headers)[0]

@@ -31,23 +31,16 @@ from clarity_api.extensions import db
 from clarity_api.models import SolveSession
 from clarity_api.services import expiry
 from clarity_api.services.funnel import funnel
-from tests.conftest import STEPS, open_session, open_stream, read_events
+from tests.conftest import STEPS, message_events, open_session, open_stream, read_events
 
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def send(client: FlaskClient, person: dict[str, Any], session_id: str, content: str) -> Any:
-    """One message; the whole stream is read. Returns the last event's (name, data)."""
-    response = client.post(
-        f"/sessions/{session_id}/messages", headers=person["headers"], json={"content": content}
-    )
-    assert response.status_code == 200, response.get_data()
-    return read_events(response.get_data())[-1]
-
-
 def advance(client: FlaskClient, person: dict[str, Any], session_id: str, steps: int) -> None:
     for _ in range(steps):
-        name, _data = send(client, person, session_id, "I feel stuck at work")
+        name, _data = message_events(client, person["headers"], session_id, "I feel stuck at work")[
+            -1
+        ]
         assert name == "done"
 
 
@@ -130,10 +123,10 @@ IDLE = timedelta(days=8)  # past the default 7d cutoff
 def test_expire_abandons_only_active_sessions_idle_past_the_cutoff(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any]
 ) -> None:
-    idle = [open_session(client, user) for _ in range(2)]
-    recent = open_session(client, user)
-    completed = open_session(client, user)
-    abandoned = open_session(client, user)
+    idle = [open_session(client, user["headers"])["session_id"] for _ in range(2)]
+    recent = open_session(client, user["headers"])["session_id"]
+    completed = open_session(client, user["headers"])["session_id"]
+    abandoned = open_session(client, user["headers"])["session_id"]
     close(client, user, completed, "completed")
     close(client, user, abandoned, "abandoned")
     written = {sid: make_idle(app, sid, IDLE) for sid in [*idle, completed, abandoned]}
@@ -158,7 +151,7 @@ def test_expire_abandons_only_active_sessions_idle_past_the_cutoff(
 def test_expire_works_in_batches_and_a_second_run_changes_nothing(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any]
 ) -> None:
-    ids = [open_session(client, user) for _ in range(5)]
+    ids = [open_session(client, user["headers"])["session_id"] for _ in range(5)]
     for sid in ids:
         make_idle(app, sid, IDLE)
 
@@ -175,7 +168,10 @@ def test_expire_works_in_batches_and_a_second_run_changes_nothing(
 def test_expire_default_cutoff_is_seven_days(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any]
 ) -> None:
-    old, young = open_session(client, user), open_session(client, user)
+    old, young = (
+        open_session(client, user["headers"])["session_id"],
+        open_session(client, user["headers"])["session_id"],
+    )
     make_idle(app, old, IDLE)
     make_idle(app, young, timedelta(days=6))
 
@@ -191,7 +187,7 @@ def test_expire_default_cutoff_is_seven_days(
 def test_expire_dry_run_counts_and_changes_nothing(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any], idle: int, noun: str
 ) -> None:
-    ids = [open_session(client, user) for _ in range(3)]
+    ids = [open_session(client, user["headers"])["session_id"] for _ in range(3)]
     for sid in ids[:idle]:
         make_idle(app, sid, IDLE)
 
@@ -226,7 +222,7 @@ def test_expire_accepts_every_duration_unit(
     older_than: str,
     expired: bool,
 ) -> None:
-    sid = open_session(client, user)
+    sid = open_session(client, user["headers"])["session_id"]
     make_idle(app, sid, idle_for)
 
     result = expire(runner, "--older-than", older_than)
@@ -240,7 +236,7 @@ def test_expire_accepts_every_duration_unit(
 def test_expire_rejects_a_bad_duration(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any], value: str
 ) -> None:
-    sid = open_session(client, user)
+    sid = open_session(client, user["headers"])["session_id"]
     make_idle(app, sid, IDLE)
 
     result = expire(runner, "--older-than", value)
@@ -255,7 +251,7 @@ def test_expire_rejects_a_bad_duration(
 def test_expire_rejects_a_bad_batch_size(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any], value: str
 ) -> None:
-    sid = open_session(client, user)
+    sid = open_session(client, user["headers"])["session_id"]
     make_idle(app, sid, IDLE)
 
     result = expire(runner, "--batch-size", value)
@@ -271,7 +267,10 @@ def test_expire_rejects_a_bad_batch_size(
 def test_a_session_advanced_after_going_idle_is_not_expired(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any]
 ) -> None:
-    moved, left = open_session(client, user), open_session(client, user)
+    moved, left = (
+        open_session(client, user["headers"])["session_id"],
+        open_session(client, user["headers"])["session_id"],
+    )
     idle_since = make_idle(app, moved, IDLE)
     make_idle(app, left, IDLE)
 
@@ -287,11 +286,14 @@ def test_a_session_advanced_after_going_idle_is_not_expired(
 def test_a_crisis_message_refreshes_the_session_like_any_message_but_does_not_advance_it(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any]
 ) -> None:
-    blocked, plain = open_session(client, user), open_session(client, user)
+    blocked, plain = (
+        open_session(client, user["headers"])["session_id"],
+        open_session(client, user["headers"])["session_id"],
+    )
     idle_since = make_idle(app, blocked, IDLE)
     make_idle(app, plain, IDLE)
 
-    name, done = send(client, user, blocked, "I want to kill myself")
+    name, done = message_events(client, user["headers"], blocked, "I want to kill myself")[-1]
     response = client.post(
         f"/sessions/{plain}/messages", headers=user["headers"], json={"content": "hi", "step": "x"}
     )  # refused before any reply (422): not a message that was answered
@@ -309,7 +311,7 @@ def test_a_crisis_message_refreshes_the_session_like_any_message_but_does_not_ad
 def test_a_message_to_an_idle_session_keeps_it_from_expiring_while_the_reply_streams(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any]
 ) -> None:
-    sid = open_session(client, user)
+    sid = open_session(client, user["headers"])["session_id"]
     make_idle(app, sid, IDLE)
     chunks = iter(open_stream(client, user["headers"], sid, "I'm back").response)
     assert b"\nevent: token\n" in next(chunks)
@@ -325,7 +327,7 @@ def test_a_message_to_an_idle_session_keeps_it_from_expiring_while_the_reply_str
 def test_closing_an_idle_session_with_patch_refreshes_last_active_at(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any], status: str
 ) -> None:
-    sid = open_session(client, user)
+    sid = open_session(client, user["headers"])["session_id"]
     make_idle(app, sid, IDLE)
     before_patch = utcnow()
 
@@ -342,7 +344,7 @@ def test_closing_an_idle_session_with_patch_refreshes_last_active_at(
 def test_patch_after_expiry_is_an_invalid_transition(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any]
 ) -> None:
-    sid = open_session(client, user)
+    sid = open_session(client, user["headers"])["session_id"]
     make_idle(app, sid, IDLE)
     expire(runner, "--older-than", "7d")
 
@@ -358,7 +360,7 @@ def test_patch_after_expiry_is_an_invalid_transition(
 def test_a_stream_open_when_the_session_expires_ends_with_error_not_done(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any]
 ) -> None:
-    sid = open_session(client, user)
+    sid = open_session(client, user["headers"])["session_id"]
     chunks = iter(open_stream(client, user["headers"], sid, "hello").response)
     assert b"\nevent: token\n" in next(chunks)
 
@@ -382,7 +384,7 @@ def test_a_stream_open_when_the_session_expires_ends_with_error_not_done(
 def test_expire_skips_a_row_another_transaction_holds(
     app: Flask, client: FlaskClient, user: dict[str, Any]
 ) -> None:
-    ids = [open_session(client, user) for _ in range(4)]
+    ids = [open_session(client, user["headers"])["session_id"] for _ in range(4)]
     held, others = ids[0], ids[1:]
     make_idle(app, held, timedelta(days=10))  # the idlest: first in line for every batch
     for sid in others:
@@ -422,7 +424,7 @@ def build_mix(app: Flask, client: FlaskClient, user: dict[str, Any]) -> dict[str
     """Five sessions: 2 completed by messages, 1 abandoned at reframe, 1 active at receive
     (with one crisis message), 1 completed by PATCH from clarify."""
     sessions = {
-        name: open_session(client, user)
+        name: open_session(client, user["headers"])["session_id"]
         for name in ["walked-1", "walked-2", "abandoned", "active", "patched"]
     }
     advance(client, user, sessions["walked-1"], 5)
@@ -431,7 +433,9 @@ def build_mix(app: Flask, client: FlaskClient, user: dict[str, Any]) -> dict[str
     close(client, user, sessions["abandoned"], "abandoned")
     advance(client, user, sessions["patched"], 1)
     close(client, user, sessions["patched"], "completed")
-    name, done = send(client, user, sessions["active"], "I want to kill myself")
+    name, done = message_events(
+        client, user["headers"], sessions["active"], "I want to kill myself"
+    )[-1]
     assert (name, done["blocked"]) == ("done", True)
     expected = {
         "walked-1": ("completed", "commit"),
@@ -493,10 +497,10 @@ def test_report_text_shows_every_step_and_the_resolution_rate(
 def test_a_crisis_message_counts_as_blocked_and_does_not_advance(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any]
 ) -> None:
-    sid = open_session(client, user)
+    sid = open_session(client, user["headers"])["session_id"]
     assert report_json(runner)["blocked_messages"] == 0
 
-    send(client, user, sid, "I want to kill myself")
+    message_events(client, user["headers"], sid, "I want to kill myself")
 
     figures = report_json(runner)
     assert figures["blocked_messages"] == 1
@@ -507,7 +511,10 @@ def test_a_crisis_message_counts_as_blocked_and_does_not_advance(
 def test_report_since_leaves_out_older_sessions_and_all_counts_them(
     app: Flask, client: FlaskClient, runner: Any, user: dict[str, Any]
 ) -> None:
-    old, new = open_session(client, user), open_session(client, user)
+    old, new = (
+        open_session(client, user["headers"])["session_id"],
+        open_session(client, user["headers"])["session_id"],
+    )
     close(client, user, old, "completed")
     set_column(app, old, created_at=utcnow() - timedelta(days=3))
 
@@ -569,7 +576,7 @@ def test_expire_idle_rejects_a_batch_size_below_one(app: Flask, batch_size: int)
 def test_expire_idle_cutoff_is_strict(
     app: Flask, client: FlaskClient, user: dict[str, Any]
 ) -> None:
-    sid = open_session(client, user)
+    sid = open_session(client, user["headers"])["session_id"]
     moment = make_idle(app, sid, timedelta(days=1))
 
     with app.app_context():
@@ -598,7 +605,11 @@ def test_expire_idle_changes_at_most_batch_size_sessions_per_transaction(
     app: Flask, client: FlaskClient, make_user: Any
 ) -> None:
     people = [make_user() for _ in range(3)]
-    owned = [(person, open_session(client, person)) for person in people for _ in range(2)]
+    owned = [
+        (person, open_session(client, person["headers"])["session_id"])
+        for person in people
+        for _ in range(2)
+    ]
     for i, (_person, sid) in enumerate(owned):
         make_idle(app, sid, IDLE + timedelta(minutes=i))
     rowcounts = update_rowcounts(app)
@@ -625,7 +636,10 @@ def test_funnel_on_an_empty_database(app: Flask) -> None:
 def test_funnel_counts_steps_cumulatively_and_filters_by_created_at(
     app: Flask, client: FlaskClient, user: dict[str, Any]
 ) -> None:
-    at_options, at_receive = open_session(client, user), open_session(client, user)
+    at_options, at_receive = (
+        open_session(client, user["headers"])["session_id"],
+        open_session(client, user["headers"])["session_id"],
+    )
     advance(client, user, at_options, 3)
     set_column(app, at_receive, created_at=utcnow() - timedelta(days=3))
 

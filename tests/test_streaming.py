@@ -9,24 +9,11 @@ from clarity_api.coach.prompts import SCRIPTED_REPLIES
 from clarity_api.extensions import db
 from clarity_api.web import lifecycle
 from tests.api.test_replies import settled
-from tests.conftest import open_stream, read_events
-
-STEPS = ["receive", "clarify", "reframe", "options", "commit"]
-
-
-@pytest.fixture
-def session_id(client, auth_headers):
-    return client.post("/sessions", headers=auth_headers).get_json()["session_id"]
-
-
-def stream(client, headers, session_id, content="I feel stuck at work", **extra):
-    return client.post(
-        f"/sessions/{session_id}/messages", headers=headers, json={"content": content, **extra}
-    )
+from tests.conftest import STEPS, message_events, open_stream, read_events, send_message
 
 
 def test_first_reply_is_the_scripted_line_word_by_word(client, auth_headers, session_id):
-    events = read_events(stream(client, auth_headers, session_id).get_data())
+    events = message_events(client, auth_headers, session_id)
     tokens = [data["content"] for name, data in events if name == "token"]
     assert tokens[:3] == ["I", " understand", " how"]
     assert "".join(tokens) == "I understand how you feel. Let me help you work through this."
@@ -35,7 +22,7 @@ def test_first_reply_is_the_scripted_line_word_by_word(client, auth_headers, ses
 
 def test_token_contents_concatenate_exactly_to_each_steps_reply(client, auth_headers, session_id):
     for step in STEPS:
-        events = read_events(stream(client, auth_headers, session_id, step=step).get_data())
+        events = message_events(client, auth_headers, session_id, step=step)
         text = "".join(data["content"] for name, data in events if name == "token")
         assert text == SCRIPTED_REPLIES[step]
 
@@ -43,7 +30,7 @@ def test_token_contents_concatenate_exactly_to_each_steps_reply(client, auth_hea
 def test_stream_framing_is_one_line_json_per_event_and_one_done_last(
     client, auth_headers, session_id
 ):
-    response = stream(client, auth_headers, session_id)
+    response = send_message(client, auth_headers, session_id)
     reply_id = response.headers["X-Reply-Id"]
     body = response.get_data().decode()
     assert body.endswith("\n\n")
@@ -59,9 +46,7 @@ def test_stream_framing_is_one_line_json_per_event_and_one_done_last(
 
 
 def test_done_reports_next_step_emotion_and_status(client, auth_headers, session_id):
-    events = read_events(
-        stream(client, auth_headers, session_id, "I'm frustrated with my job").get_data()
-    )
+    events = message_events(client, auth_headers, session_id, "I'm frustrated with my job")
     name, done = events[-1]
     assert name == "done"
     assert done["next_step"] == "clarify"
@@ -82,7 +67,7 @@ def test_done_reports_next_step_emotion_and_status(client, auth_headers, session
     ],
 )
 def test_emotion_is_read_from_the_message(client, auth_headers, session_id, content, emotion):
-    _name, done = read_events(stream(client, auth_headers, session_id, content).get_data())[-1]
+    _name, done = message_events(client, auth_headers, session_id, content)[-1]
     assert done["emotion_detected"] == emotion
 
 
@@ -92,7 +77,7 @@ def test_emotion_is_read_from_the_message(client, auth_headers, session_id, cont
 def test_silent_gaps_longer_than_the_ping_interval_carry_ping_comments(
     client, auth_headers, session_id
 ):
-    events = read_events(stream(client, auth_headers, session_id).get_data())
+    events = message_events(client, auth_headers, session_id)
     assert (":", "ping") in events
     assert events[-1][0] == "done"
     tokens = "".join(data["content"] for name, data in events if name == "token")
@@ -127,7 +112,7 @@ def test_client_gone_mid_stream_leaves_the_session_where_it_was(
     settled(app, response.headers["X-Reply-Id"])  # the reply goes on; its end is kept
     current = client.get(f"/sessions/{session_id}", headers=auth_headers).get_json()
     assert current["current_step"] == "receive"
-    again = stream(client, auth_headers, session_id, step="receive")
+    again = send_message(client, auth_headers, session_id, step="receive")
     assert read_events(again.get_data())[-1][1]["next_step"] == "clarify"
 
 
@@ -170,7 +155,7 @@ def test_a_message_while_a_reply_is_live_is_refused_with_its_reply_id(
     assert read_events(b"".join(first.response))[-1][0] == "done"
     current = client.get(f"/sessions/{session_id}", headers=auth_headers).get_json()
     assert current["current_step"] == "clarify"
-    third = stream(client, auth_headers, session_id, "three", step="clarify")
+    third = send_message(client, auth_headers, session_id, "three", step="clarify")
     assert read_events(third.get_data())[-1][1]["next_step"] == "reframe"
 
 

@@ -14,14 +14,9 @@ from flask.testing import FlaskClient
 
 from clarity_api.extensions import db
 from clarity_api.models import User
-from tests.conftest import bearer, open_session
+from tests.conftest import bearer, open_session, set_tier
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-
-
-def set_tier(runner: Any, email: str, tier: str) -> None:
-    result = runner.invoke(args=["users", "set-tier", email, tier])
-    assert result.exit_code == 0, result.output
 
 
 def delete_me(client: FlaskClient, person: dict[str, Any], password: str | None = None) -> Any:
@@ -49,8 +44,8 @@ def test_me_shape(client: FlaskClient, user: dict[str, Any]) -> None:
 
 
 def test_me_counts_sessions_used(client: FlaskClient, user: dict[str, Any]) -> None:
-    open_session(client, user)
-    open_session(client, user)
+    open_session(client, user["headers"])["session_id"]
+    open_session(client, user["headers"])["session_id"]
     usage = client.get("/auth/me", headers=bearer(user["access"])).get_json()["usage"]
     assert usage["sessions_used"] == 2
 
@@ -76,7 +71,7 @@ def test_me_requires_a_token(client: FlaskClient) -> None:
 
 
 def test_export_holds_everything_kept(client: FlaskClient, user: dict[str, Any]) -> None:
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     response = client.get("/auth/me/export", headers=bearer(user["access"]))
     assert response.status_code == 200
     assert response.mimetype == "application/json"
@@ -106,7 +101,7 @@ def test_export_lists_every_login(client: FlaskClient, user: dict[str, Any]) -> 
 
 
 def test_export_timestamps_are_utc_with_z(client: FlaskClient, user: dict[str, Any]) -> None:
-    open_session(client, user)
+    open_session(client, user["headers"])["session_id"]
     body = client.get("/auth/me/export", headers=bearer(user["access"])).get_json()
     stamps = [body["account"]["created_at"], body["devices"][0]["created_at"]]
     stamps += [body["logins"][0]["created_at"], body["sessions"][0]["created_at"]]
@@ -150,7 +145,7 @@ def _keys(value: Any) -> Any:
 
 def test_export_shows_only_own_data(client: FlaskClient, make_user: Any) -> None:
     ana, ben = make_user(), make_user()
-    open_session(client, ben)
+    open_session(client, ben["headers"])["session_id"]
     body = client.get("/auth/me/export", headers=bearer(ana["access"])).get_json()
     assert body["sessions"] == []
     assert ben["email"] not in json.dumps(body)

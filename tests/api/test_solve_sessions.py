@@ -3,33 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
 
-from tests.conftest import read_events
-
-STEPS = ["receive", "clarify", "reframe", "options", "commit"]
-
-
-def open_session(client: Any, headers: dict[str, str]) -> dict[str, Any]:
-    response = client.post("/sessions", headers=headers)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()  # type: ignore[no-any-return]
-
-
-def send(
-    client: Any,
-    headers: dict[str, str],
-    session_id: str,
-    content: str = "I feel stuck",
-    **extra: Any,
-) -> Any:
-    response = client.post(
-        f"/sessions/{session_id}/messages", headers=headers, json={"content": content, **extra}
-    )
-    response.get_data()  # a stream runs only as it is read, as over the wire
-    return response
+from tests.conftest import STEPS, open_session, read_events, send_message
 
 
 # The seven behaviours the seed asked for.
@@ -118,7 +95,7 @@ def test_another_users_session_returns_404(client, make_user, method, suffix, bo
 
 def test_messages_endpoint_returns_event_stream(client, auth_headers):
     created = open_session(client, auth_headers)
-    response = send(client, auth_headers, created["session_id"])
+    response = send_message(client, auth_headers, created["session_id"])
     assert response.status_code == 200
     assert response.mimetype == "text/event-stream"
     assert response.headers["Cache-Control"] == "no-cache"
@@ -133,7 +110,7 @@ def test_invalid_session_returns_404(client, auth_headers, session_id):
         client.get(f"/sessions/{session_id}", headers=auth_headers),
         client.patch(f"/sessions/{session_id}", headers=auth_headers, json={"status": "abandoned"}),
         client.delete(f"/sessions/{session_id}", headers=auth_headers),
-        send(client, auth_headers, session_id),
+        send_message(client, auth_headers, session_id),
     ):
         assert response.status_code == 404
         assert response.get_json()["error"] == "SESSION_NOT_FOUND"
@@ -262,7 +239,7 @@ def test_patch_on_a_closed_session_is_409(client, auth_headers):
 def test_patch_on_a_session_walked_to_completion_is_409(client, auth_headers):
     session_id = open_session(client, auth_headers)["session_id"]
     for step in STEPS:
-        send(client, auth_headers, session_id, step=step)
+        send_message(client, auth_headers, session_id, step=step)
     response = client.patch(
         f"/sessions/{session_id}", headers=auth_headers, json={"status": "abandoned"}
     )
@@ -292,7 +269,7 @@ def test_delete_removes_the_session(client, auth_headers):
 def test_walk_through_all_five_steps_completes_the_session(client, auth_headers):
     session_id = open_session(client, auth_headers)["session_id"]
     for index, step in enumerate(STEPS):
-        response = send(client, auth_headers, session_id, step=step)
+        response = send_message(client, auth_headers, session_id, step=step)
         event, done = read_events(response.data)[-1]
         assert event == "done"
         expected_next = STEPS[index + 1] if index + 1 < len(STEPS) else None
@@ -307,8 +284,8 @@ def test_walk_through_all_five_steps_completes_the_session(client, auth_headers)
 def test_message_to_completed_session_is_400(client, auth_headers):
     session_id = open_session(client, auth_headers)["session_id"]
     for step in STEPS:
-        send(client, auth_headers, session_id, step=step)
-    response = send(client, auth_headers, session_id)
+        send_message(client, auth_headers, session_id, step=step)
+    response = send_message(client, auth_headers, session_id)
     assert response.status_code == 400
     assert response.get_json()["error"] == "SESSION_COMPLETED"
 
@@ -316,15 +293,15 @@ def test_message_to_completed_session_is_400(client, auth_headers):
 def test_message_to_abandoned_session_is_400(client, auth_headers):
     session_id = open_session(client, auth_headers)["session_id"]
     client.patch(f"/sessions/{session_id}", headers=auth_headers, json={"status": "abandoned"})
-    response = send(client, auth_headers, session_id)
+    response = send_message(client, auth_headers, session_id)
     assert response.status_code == 400
     assert response.get_json()["error"] == "SESSION_COMPLETED"
 
 
 def test_retried_message_for_an_earlier_step_is_409_and_changes_nothing(client, auth_headers):
     session_id = open_session(client, auth_headers)["session_id"]
-    send(client, auth_headers, session_id, step="receive")
-    response = send(client, auth_headers, session_id, step="receive")
+    send_message(client, auth_headers, session_id, step="receive")
+    response = send_message(client, auth_headers, session_id, step="receive")
     assert response.status_code == 409
     body = response.get_json()
     assert body["error"] == "STEP_MISMATCH"
@@ -362,7 +339,7 @@ def test_bad_message_is_422_and_changes_nothing(client, auth_headers, body, fiel
 
 def test_content_of_4000_characters_after_trimming_is_accepted(client, auth_headers):
     session_id = open_session(client, auth_headers)["session_id"]
-    response = send(client, auth_headers, session_id, content="  " + "a" * 4000 + "  ")
+    response = send_message(client, auth_headers, session_id, content="  " + "a" * 4000 + "  ")
     assert response.status_code == 200
 
 

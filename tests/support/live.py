@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -64,6 +65,23 @@ class LiveServer(JsonRequests):
                 return response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read()
+
+    def open_stream(
+        self,
+        headers: dict[str, str],
+        session_id: str,
+        body: dict[str, Any] | None = None,
+        timeout: float = 30,
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """Send a message on a connection of its own; the reply is read as it arrives."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn.request(
+            "POST",
+            f"/sessions/{session_id}/messages",
+            body=json.dumps(body or {"content": "I feel stuck"}),
+            headers={"Content-Type": "application/json", **headers},
+        )
+        return conn, conn.getresponse()
 
     def register(self, email: str, fingerprint: str = "phone-1") -> dict[str, Any]:
         status, data = self.json(
