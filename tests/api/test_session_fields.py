@@ -20,7 +20,7 @@ def patch(client: FlaskClient, person: dict[str, Any], session_id: str, body: An
 
 
 def test_commit_form_completes_the_session(client: FlaskClient, user: dict[str, Any]) -> None:
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     body = {
         "status": "completed",
         "first_step_action": FIRST_STEP,
@@ -48,7 +48,7 @@ def test_commit_form_completes_the_session(client: FlaskClient, user: dict[str, 
 def test_first_step_is_never_stored_only_when(
     app: Any, client: FlaskClient, user: dict[str, Any]
 ) -> None:
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     patch(client, user, session_id, {"first_step_action": FIRST_STEP})
     with app.app_context():
         row = db.session.get(SolveSession, uuid.UUID(session_id))
@@ -63,7 +63,7 @@ def test_first_step_is_never_stored_only_when(
 def test_reminder_and_locale_can_be_set_on_a_closed_session(
     client: FlaskClient, user: dict[str, Any], status: str
 ) -> None:
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     assert patch(client, user, session_id, {"status": status}).status_code == 200
     response = patch(client, user, session_id, {"locale": "es-MX", "reminder_time": None})
     assert response.status_code == 200
@@ -72,7 +72,7 @@ def test_reminder_and_locale_can_be_set_on_a_closed_session(
 
 
 def test_reminder_can_be_cleared(client: FlaskClient, user: dict[str, Any]) -> None:
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     patch(client, user, session_id, {"reminder_time": "2026-12-02T09:30:00Z"})
     response = patch(client, user, session_id, {"reminder_time": None})
     assert response.get_json()["reminder_time"] is None
@@ -81,7 +81,7 @@ def test_reminder_can_be_cleared(client: FlaskClient, user: dict[str, Any]) -> N
 def test_a_refused_status_change_changes_no_field(
     client: FlaskClient, user: dict[str, Any]
 ) -> None:
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     patch(client, user, session_id, {"status": "abandoned"})
     before = client.get(f"/sessions/{session_id}", headers=user["headers"]).get_json()
     response = patch(client, user, session_id, {"status": "completed", "locale": "es"})
@@ -109,7 +109,7 @@ def test_a_refused_status_change_changes_no_field(
 def test_bad_fields_are_422_and_change_nothing(
     client: FlaskClient, user: dict[str, Any], body: dict[str, Any]
 ) -> None:
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     before = client.get(f"/sessions/{session_id}", headers=user["headers"]).get_json()
     response = patch(client, user, session_id, body)
     assert response.status_code == 422
@@ -120,7 +120,7 @@ def test_bad_fields_are_422_and_change_nothing(
 
 def test_someone_elses_session_is_404(client: FlaskClient, make_user: Any) -> None:
     ana, ben = make_user(), make_user()
-    session_id = open_session(client, ben)
+    session_id = open_session(client, ben["headers"])["session_id"]
     response = patch(client, ana, session_id, {"locale": "en"})
     assert response.status_code == 404
     assert response.get_json()["error"] == "SESSION_NOT_FOUND"
@@ -134,7 +134,7 @@ def test_updated_at_moves_with_the_step(
     from clarity_api.clock import isoformat, utcnow
     from clarity_api.services import turns
 
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     created = client.get(f"/sessions/{session_id}", headers=user["headers"]).get_json()
     later = utcnow() + timedelta(minutes=5)
     monkeypatch.setattr(turns, "utcnow", lambda: later)
