@@ -123,19 +123,6 @@ def auth_headers(user: dict[str, Any]) -> dict[str, str]:
     return user["headers"]  # type: ignore[no-any-return]
 
 
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The response is the API's one error body, with this status and code; returns the body."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) <= {"error", "message", "details"}
-    assert body["error"] == code
-    assert isinstance(body["message"], str) and body["message"]
-    if status == 401:
-        assert response.headers.get("WWW-Authenticate") == "Bearer"
-    return body  # type: ignore[no-any-return]
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import assert_error, bearer, set_tier
+from tests.conftest import bearer, set_tier
 
 PASSWORD = "Str0ng-Lantern-42"  # what a person signing up in these tests picks
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
@@ -39,6 +39,17 @@ def login_body(
 def login_as(person: dict[str, Any], fingerprint: str = "phone-1", **overrides: str) -> dict:
     """The login body of a person made by `make_user`, who knows their own password."""
     return {**login_body(person["email"], person["password"], fingerprint), **overrides}
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["error"] == code
+    assert isinstance(body["message"], str) and body["message"]
+    if status == 401:
+        assert response.headers.get("WWW-Authenticate") == "Bearer"
+    return body  # type: ignore[no-any-return]
 
 
 def assert_token_shape(body: dict[str, Any], email: str) -> None:

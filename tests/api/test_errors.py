@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,10 +15,20 @@ from sqlalchemy import text
 
 from clarity_api import create_app
 from clarity_api.extensions import db
-from tests.conftest import assert_error, make_config, timed
+from tests.conftest import make_config, timed
 
 # Nothing listens on port 1: connections are refused at once.
 UNREACHABLE_DB = "postgresql+psycopg://postgres@127.0.0.1:1/x"
+
+
+def assert_json_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) <= {"error", "message", "details"}
+    assert body["error"] == code
+    assert isinstance(body["message"], str) and body["message"]
+    return body  # type: ignore[no-any-return]
 
 
 # --- routing ----------------------------------------------------------------------------
@@ -27,7 +38,7 @@ UNREACHABLE_DB = "postgresql+psycopg://postgres@127.0.0.1:1/x"
     "path", ["/nope", "/auth", "/auth/nope", "/sessions/x/y/z", "/health/", "/static/x.css"]
 )
 def test_unknown_route_is_json_not_found(client: FlaskClient, path: str) -> None:
-    body = assert_error(client.get(path), 404, "NOT_FOUND")
+    body = assert_json_error(client.get(path), 404, "NOT_FOUND")
     assert set(body) == {"error", "message"}
 
 
@@ -53,7 +64,7 @@ def test_wrong_method_is_json_405_with_allow(
     client: FlaskClient, method: str, path: str, allowed: set[str]
 ) -> None:
     response = getattr(client, method)(path)
-    body = assert_error(response, 405, "METHOD_NOT_ALLOWED")
+    body = assert_json_error(response, 405, "METHOD_NOT_ALLOWED")
     assert set(body) == {"error", "message"}
     allow = {m.strip() for m in response.headers["Allow"].split(",")}
     assert allowed <= allow
@@ -68,21 +79,21 @@ def test_malformed_json_is_invalid_json_on_every_body_endpoint(
     client: FlaskClient, path: str, data: str
 ) -> None:
     response = client.post(path, data=data, content_type="application/json")
-    assert_error(response, 400, "INVALID_JSON")
+    assert_json_error(response, 400, "INVALID_JSON")
 
 
 @pytest.mark.parametrize("path", ["/auth/register", "/auth/login", "/auth/refresh"])
 def test_too_large_body_is_json_413(client: FlaskClient, path: str) -> None:
     too_large = client.application.config["MAX_CONTENT_LENGTH"] + 1
     response = client.post(path, data="x" * too_large, content_type="application/json")
-    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+    assert_json_error(response, 413, "PAYLOAD_TOO_LARGE")
 
 
 def test_rate_limited_answer_is_json_with_retry_after(client: FlaskClient) -> None:
     body = {"email": "nobody@example.com", "password": "Wr0ngPassword", "device_fingerprint": "p"}
     responses = [client.post("/auth/login", json=body) for _ in range(6)]
     limited = responses[-1]
-    assert_error(limited, 429, "RATE_LIMITED")
+    assert_json_error(limited, 429, "RATE_LIMITED")
     assert int(limited.headers["Retry-After"]) > 0
 
 
@@ -107,7 +118,7 @@ def failing_app(app: Flask) -> Flask:
 
 def test_unexpected_failure_is_json_500(failing_app: Flask) -> None:
     response = failing_app.test_client().get("/_test/crash")
-    body = assert_error(response, 500, "INTERNAL_ERROR")
+    body = assert_json_error(response, 500, "INTERNAL_ERROR")
     assert body["message"] == "Internal server error."
 
 
@@ -154,14 +165,14 @@ def test_protected_route_with_database_down_is_503(offline_app: Flask, offline_t
     elapsed, response = timed(
         lambda: client.get("/auth/me", headers={"Authorization": f"Bearer {offline_token}"})
     )
-    assert_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert_json_error(response, 503, "SERVICE_UNAVAILABLE")
     assert elapsed < 5
 
 
 def test_login_with_database_down_is_503(offline_app: Flask) -> None:
     body = {"email": "a@example.com", "password": "Sup3rSecret!", "device_fingerprint": "p"}
     elapsed, response = timed(lambda: offline_app.test_client().post("/auth/login", json=body))
-    assert_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert_json_error(response, 503, "SERVICE_UNAVAILABLE")
     assert elapsed < 5
 
 

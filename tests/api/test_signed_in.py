@@ -7,7 +7,6 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from clarity_api.web.openapi import DESCRIPTIONS
-from tests.conftest import assert_error
 
 
 def operation(client: FlaskClient, path: str, method: str) -> dict[str, Any]:
@@ -28,4 +27,7 @@ def test_a_views_own_note_on_401_wins(client: FlaskClient) -> None:
 
 
 def test_signed_in_refuses_a_missing_token_before_the_view(client: FlaskClient) -> None:
-    assert_error(client.get("/auth/me/export"), 401, "INVALID_TOKEN")
+    response = client.get("/auth/me/export")
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "INVALID_TOKEN"
+    assert response.headers["WWW-Authenticate"] == "Bearer"
