@@ -71,7 +71,7 @@ def test_metrics_need_the_bearer_token(client, authorization):
 
 
 def test_a_reply_records_its_outcome_first_token_duration_and_route_latency(client, user):
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     labels = {"method": "POST", "route": MESSAGES, "status": "200"}
     delta = Delta(
         ("clarity_replies_total", {"outcome": "done"}),
@@ -96,7 +96,7 @@ def test_a_reply_records_its_outcome_first_token_duration_and_route_latency(clie
 
 
 def test_a_stream_is_live_until_it_ends_and_a_client_leaving_is_an_outcome(client, user):
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     delta = Delta(("clarity_replies_total", {"outcome": "disconnected"}))
     live_before = value("clarity_live_streams")
     response = open_stream(client, user["headers"], session_id)
@@ -128,7 +128,7 @@ def test_coach_failures_and_timeouts_are_counted(
 ):
     use_model_coach(app)
     fake_provider.behave(**behaviour)
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     delta = Delta(
         ("clarity_coach_failures_total", {"kind": kind}),
         ("clarity_replies_total", {"outcome": error.lower()}),
@@ -142,7 +142,7 @@ def test_coach_failures_and_timeouts_are_counted(
 
 
 def test_a_safety_reply_is_counted_as_blocked(client, user):
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     delta = Delta(
         ("clarity_replies_total", {"outcome": "blocked"}),
         ("clarity_replies_total", {"outcome": "done"}),

@@ -12,8 +12,8 @@ import uuid
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.faults import Pinned, pin_workers
 from tests.support.live import JsonRequests, auth_only, serve
-from tests.test_faults import Pinned, pin_workers
 
 pytestmark = pytest.mark.live
 

@@ -55,7 +55,7 @@ def settled(app, reply_id: str) -> None:
 
 @pytest.fixture
 def session_id(client, user):
-    return open_session(client, user)
+    return open_session(client, user["headers"])["session_id"]
 
 
 def test_a_dropped_reply_resumes_after_the_last_event_with_the_rest_exactly(

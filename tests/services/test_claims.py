@@ -18,7 +18,7 @@ from tests.conftest import open_session
 
 @pytest.fixture
 def session_key(client, user):
-    return uuid.UUID(open_session(client, user))
+    return uuid.UUID(open_session(client, user["headers"])["session_id"])
 
 
 def try_claim(app, key, now=None, lease=60.0):
