@@ -151,6 +151,6 @@ def test_updated_at_moves_with_the_step(
 
 def test_an_early_year_is_shown_as_iso_8601(client: FlaskClient, user: dict[str, Any]) -> None:
     """Found by the fuzzer: year 177 came back as "177-01-01…", which is no date-time."""
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     response = patch(client, user, session_id, {"reminder_time": "0177-01-01T01:04:24-08:16"})
     assert response.get_json()["reminder_time"] == "0177-01-01T09:20:24Z"
