@@ -23,7 +23,7 @@ def test_json_nested_thousands_deep_is_invalid_json(client, path, deep):
 
 @pytest.mark.parametrize("deep", [DEEP_ARRAY, DEEP_OBJECT], ids=["array", "object"])
 def test_deep_json_on_signed_in_routes_is_invalid_json(client, user, deep):
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     for method, path in (
         ("post", f"/sessions/{session_id}/messages"),
         ("patch", f"/sessions/{session_id}"),
@@ -50,7 +50,7 @@ def test_the_largest_valid_message_fits_the_body_limit(app, client, user):
     assert len(compact) > 1_000_000  # 21 × 4,000 × 12 bytes of text alone
     assert len(compact) < len(pretty) < limit
     for body in (compact, pretty):
-        session_id = open_session(client, user)
+        session_id = open_session(client, user["headers"])["session_id"]
         response = client.post(
             f"/sessions/{session_id}/messages",
             data=body,
@@ -62,7 +62,7 @@ def test_the_largest_valid_message_fits_the_body_limit(app, client, user):
 
 
 def test_a_body_over_the_limit_is_413(app, client, user):
-    session_id = open_session(client, user)
+    session_id = open_session(client, user["headers"])["session_id"]
     body = largest_valid_message()
     padded = body[:-1] + b" " * (app.config["MAX_CONTENT_LENGTH"] - len(body) + 1) + b"}"
     assert len(padded) == app.config["MAX_CONTENT_LENGTH"] + 1
