@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, update
+from sqlalchemy.dialects import postgresql, sqlite
 from zxcvbn import matching, scoring
 
 from clarity_api.clock import utcnow
@@ -171,16 +172,25 @@ def issue_reset(email: str) -> tuple[User, str] | None:
         return None
     code = new_code()
     minutes = current_app.config["RESET_CODE_MINUTES"]
-    db.session.execute(delete(PasswordReset).where(PasswordReset.user_id == user.id))
-    db.session.add(
-        PasswordReset(
-            user_id=user.id,
-            code_hash=_code_digest(user.id, code),
-            expires_at=utcnow() + timedelta(minutes=minutes),
-            attempts=0,
-        )
-    )
+    now = utcnow()
+    values = {
+        "code_hash": _code_digest(user.id, code),
+        "created_at": now,
+        "expires_at": now + timedelta(minutes=minutes),
+        "attempts": 0,
+    }
+    # One upsert, not delete-then-insert: two requests for one account at once would both
+    # insert, and the second would hit the primary key (seen on PostgreSQL).
+    upsert = _insert_for(db.engine.dialect.name)(PasswordReset).values(user_id=user.id, **values)
+    db.session.execute(upsert.on_conflict_do_update(index_elements=["user_id"], set_=values))
     return user, code
+
+
+def _insert_for(dialect: str) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (both of our databases do)."""
+    if dialect == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
 
 
 def reset_email(config: dict[str, Any], user: User, code: str) -> EmailMessage:
