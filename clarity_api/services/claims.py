@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Connection, Row, or_, select, update
 from clarity_api.clock import utcnow
 from clarity_api.coach.prompts import SCRIPTED_REPLIES
 from clarity_api.coach.scripted import split_words
-from clarity_api.errors import ReplyInProgress, SessionCompleted, SessionNotFound
+from clarity_api.errors import ReplyInProgress, SessionCompleted, SessionNotFound, StepMismatch
 from clarity_api.models import SessionStatus, SolveSession, SolveStep
 from clarity_api.safety.crisis import SAFETY_MESSAGE
 
@@ -44,19 +44,30 @@ def take(reply_id: uuid.UUID, now: datetime, lease: float) -> dict[str, Any]:
     return {"reply_id": reply_id, "reply_claimed_until": now + timedelta(seconds=lease)}
 
 
-def refusal(row: Row[Any] | None, now: datetime) -> Exception:
-    """Why the claiming UPDATE matched no row, from (status, reply_id, reply_claimed_until)."""
+def refusal(row: Row[Any] | None, now: datetime, step: str | None = None) -> Exception | None:
+    """Why the claiming UPDATE matched no row, from `refusal_columns()`.
+
+    None when nothing refuses any more: the live reply ended between the two statements
+    (and left the session at `step`), so the claim is to be tried again.
+    """
     if row is None:
         return SessionNotFound()
     if row.status != SessionStatus.ACTIVE:
         return SessionCompleted()
     if row.reply_claimed_until is not None and row.reply_claimed_until > now:
         return ReplyInProgress(details={"reply_id": str(row.reply_id)})
-    return SessionCompleted()  # changed between the two statements: closed meanwhile
+    if step is not None and step != row.current_step:
+        return StepMismatch(details={"current_step": row.current_step.value})
+    return None
 
 
 def refusal_columns() -> tuple[Any, ...]:
-    return (SolveSession.status, SolveSession.reply_id, SolveSession.reply_claimed_until)
+    return (
+        SolveSession.status,
+        SolveSession.reply_id,
+        SolveSession.reply_claimed_until,
+        SolveSession.current_step,
+    )
 
 
 def release(connection: Connection, session_id: uuid.UUID, reply_id: uuid.UUID) -> Row[Any] | None:

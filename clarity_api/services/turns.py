@@ -28,6 +28,7 @@ from clarity_api.coach.emotion import detect_emotion
 from clarity_api.errors import (
     ClarityError,
     InternalError,
+    ReplyInProgress,
     ServerRestarting,
     ServiceUnavailable,
     SessionCompleted,
@@ -42,6 +43,10 @@ from clarity_api.services import claims, parse_id, safety_counts
 from clarity_api.services.events import PING, DoneEvent, ErrorEvent, Event, TokenEvent
 
 log = logging.getLogger(__name__)
+
+# A claim that finds the session busy and then free is tried again: the reply ended between
+# the UPDATE and the SELECT that explains why it matched nothing.
+_CLAIM_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,19 +122,26 @@ def claim(
     """
     key = parse_id(session_id, SessionNotFound)
     mine = (SolveSession.id == key, SolveSession.user_id == user_id)
-    now = utcnow()
-    where = [*mine, SolveSession.status == SessionStatus.ACTIVE]
-    values: dict[str, Any] = {"last_active_at": now}
-    if reply_id is not None:
-        where.append(claims.free(now))
-        values.update(claims.take(reply_id, now, lease_s))
     connection = db.session.connection()
-    row = connection.execute(
-        update(SolveSession).where(*where).values(**values).returning(SolveSession.current_step)
-    ).first()
-    if row is None:
+    for _attempt in range(_CLAIM_ATTEMPTS):
+        now = utcnow()
+        where = [*mine, SolveSession.status == SessionStatus.ACTIVE]
+        values: dict[str, Any] = {"last_active_at": now}
+        if reply_id is not None:
+            where.append(claims.free(now))
+            values.update(claims.take(reply_id, now, lease_s))
+        row = connection.execute(
+            update(SolveSession).where(*where).values(**values).returning(SolveSession.current_step)
+        ).first()
+        if row is not None:
+            break
         found = connection.execute(select(*claims.refusal_columns()).where(*mine)).first()
-        raise claims.refusal(found, now)
+        refused = claims.refusal(found, now, step)
+        if refused is not None:
+            raise refused
+        busy = found.reply_id if found is not None else None
+    else:  # freed and taken again by other messages each time: still busy, name the last
+        raise ReplyInProgress(details={"reply_id": str(busy)})
     current: SolveStep = row.current_step
     if step is not None and step != current:
         raise StepMismatch(details={"current_step": current.value})

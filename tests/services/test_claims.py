@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select, update
 
 from clarity_api.clock import utcnow
-from clarity_api.errors import ReplyInProgress, SessionCompleted, SessionNotFound
+from clarity_api.errors import ReplyInProgress, SessionCompleted, SessionNotFound, StepMismatch
 from clarity_api.extensions import db
-from clarity_api.models import SolveSession
+from clarity_api.models import SessionStatus, SolveSession, SolveStep
 from clarity_api.services import claims
 from tests.conftest import open_session
 
@@ -85,11 +85,28 @@ def test_a_late_done_of_a_reply_no_longer_latest_advances_nothing(app, session_k
         assert not claims.advance_on_delivery(connection, session_key, old, "receive")
 
 
+def row(**values):
+    fields = {"status": SessionStatus.ACTIVE, "reply_id": None, "reply_claimed_until": None}
+    return type("Row", (), {**fields, "current_step": SolveStep.RECEIVE, **values})
+
+
 def test_refusals_name_the_condition():
     now = utcnow()
     assert isinstance(claims.refusal(None, now), SessionNotFound)
-    closed = type("Row", (), {"status": "completed", "reply_id": None, "reply_claimed_until": None})
-    assert isinstance(claims.refusal(closed, now), SessionCompleted)
+    assert isinstance(claims.refusal(row(status=SessionStatus.COMPLETED), now), SessionCompleted)
+    live = row(reply_id=uuid.uuid4(), reply_claimed_until=now + timedelta(seconds=5))
+    assert isinstance(claims.refusal(live, now, "receive"), ReplyInProgress)
+
+
+def test_a_reply_that_ended_between_the_statements_is_no_refusal():
+    # The claim met the live reply, which then advanced the step: the message is late.
+    now = utcnow()
+    moved = claims.refusal(row(current_step=SolveStep.CLARIFY), now, "receive")
+    assert isinstance(moved, StepMismatch)
+    assert moved.details == {"current_step": "clarify"}
+    # Released at the same step (or no step sent): claimable again, so no refusal.
+    assert claims.refusal(row(), now, "receive") is None
+    assert claims.refusal(row(current_step=SolveStep.CLARIFY), now) is None
 
 
 @pytest.mark.parametrize(
