@@ -198,7 +198,8 @@ def post_worker_init(worker):
 def worker_exit(server, worker):
     # Replies still being produced for clients that went away (or resumed elsewhere): let
     # them end within the graceful timeout, end the rest with a retryable error, and copy
-    # every kept reply to Redis so that another instance can serve the resume.
+    # every kept reply to Redis so that another instance can serve the resume. Mail queued
+    # after a response (a password reset code) is sent within the same bound.
     from clarity_api.web import lifecycle
 
-    lifecycle.finish_replies(graceful_timeout - 2.0)
+    lifecycle.finish_in_flight(graceful_timeout - 2.0)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support import smtp
-from tests.support.live import LiveServer, auth_only, serve
+from tests.support.live import LiveServer, auth_only, serve, stop
 
 CODE = re.compile(r"\b([A-Z0-9]{4}-[A-Z0-9]{4})\b")
 NEW = "Green-Ferry-Lamp-3"
@@ -72,3 +72,17 @@ def test_reset_by_email_through_a_real_worker_and_mail_server(app: Any, tmp_path
     print(f"\nforgot, median of 20: known {k * 1000:.1f} ms, unknown {u * 1000:.1f} ms")
     assert abs(k - u) < 0.05
     assert mailbox.messages("nobody-0@example.com") == []
+
+
+@pytest.mark.live
+def test_a_reset_mail_in_flight_goes_out_before_the_worker_exits(app: Any, tmp_path: Path) -> None:
+    # The mail server takes its time; SIGTERM arrives while the worker is still sending.
+    mailbox = smtp.start(tmp_path / "mail", "--delay", "1.5")
+    try:
+        with serve(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path, SMTP_URL=mailbox.url()) as live:
+            live.register("leaving@example.com")
+            forgot_seconds(live, "leaving@example.com")
+            assert stop(live) == 0
+            assert len(mailbox.messages("leaving@example.com")) == 1
+    finally:
+        smtp.stop(mailbox)

@@ -15,12 +15,14 @@ def start_draining(after_s: float) -> None:
     _drain_at = _term_at + after_s
 
 
-def finish_replies(within_s: float) -> None:
-    """The worker is exiting: kept replies end within `within_s` of SIGTERM (or of now)."""
-    from clarity_api.services import reply_turns
+def finish_in_flight(within_s: float) -> None:
+    """The worker is exiting: kept replies end, and mail sent after its response (a reset
+    code) goes out, within `within_s` of SIGTERM (or of now)."""
+    from clarity_api.services import mail, reply_turns
 
     start = _term_at if _term_at is not None else time.monotonic()
     reply_turns.shutdown_all(max(0.0, start + within_s - time.monotonic()))
+    mail.wait_for_pending(timeout=max(0.0, start + within_s - time.monotonic()))
 
 
 def draining() -> bool:

@@ -1,15 +1,18 @@
 """A real SMTP server (aiosmtpd) for the tests, run as its own process (not under gevent).
 
     python -m tests.support.smtp_server DIR PORT [--tls CERT KEY] [--smtps] [--login USER:PW]
+        [--delay S]
 
 Each message it accepts is written to DIR/<n>.eml before it answers 250; it prints
 "ready" once it listens. --tls offers STARTTLS (required), --smtps speaks TLS from the
-start, --login requires that user and password (over TLS only).
+start, --login requires that user and password (over TLS only), --delay waits S seconds
+before it takes each message (a slow mail server).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ssl
 import sys
 from pathlib import Path
@@ -20,11 +23,13 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Mailbox:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, delay_s: float = 0.0):
         self.folder = folder
+        self.delay_s = delay_s
         self.count = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.delay_s)
         self.count += 1
         (self.folder / f"{self.count:04d}.eml").write_bytes(envelope.original_content)
         return "250 OK"
@@ -52,6 +57,7 @@ def main() -> None:
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--smtps", action="store_true")
     parser.add_argument("--login")
+    parser.add_argument("--delay", type=float, default=0.0)
     args = parser.parse_args()
     context = None
     if args.tls:
@@ -66,7 +72,7 @@ def main() -> None:
     if args.smtps:
         options.update(auth_require_tls=False)  # aiosmtpd only counts STARTTLS as TLS
     controller = Controller(
-        Mailbox(args.folder),
+        Mailbox(args.folder, args.delay),
         hostname="127.0.0.1",
         port=args.port,
         ssl_context=context if args.smtps else None,
