@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, or_, select, update
 
 from clarity_api.clock import utcnow
 from clarity_api.coach.prompts import SCRIPTED_REPLIES
@@ -34,14 +34,18 @@ def lease_s(config: Any) -> float:
     return max(paced, bound) + config["REPLY_RESUME_WINDOW_S"] + _MARGIN_S
 
 
-def free(now: datetime) -> ColumnElement[bool]:
+def free(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """No live reply: never claimed, released, or its lease ran out (a crashed worker)."""
     until = SolveSession.reply_claimed_until
     return or_(until.is_(None), until <= now)
 
 
 def take(reply_id: uuid.UUID, now: datetime, lease: float) -> dict[str, Any]:
-    return {"reply_id": reply_id, "reply_claimed_until": now + timedelta(seconds=lease)}
+    return {"reply_id": reply_id, "reply_claimed_until": lease_end(now, lease)}
+
+
+def lease_end(now: datetime, lease: float) -> datetime:
+    return now + timedelta(seconds=lease)
 
 
 def refusal(row: Row[Any] | None, now: datetime, step: str | None = None) -> Exception | None:
@@ -80,18 +84,25 @@ def release(connection: Connection, session_id: uuid.UUID, reply_id: uuid.UUID) 
     ).first()
 
 
-def advance_values(step: str, now: datetime) -> dict[str, Any]:
-    """SET of the UPDATE that moves a session past `step` (and drops any claim)."""
-    following = SolveStep(step).next()
+def advance_values(completes: bool) -> dict[str, Any]:
+    """SET of the UPDATE that moves a session on a step (and drops any claim), with the bound
+    parameters of `advance_params`; `completes`: that step was the last."""
     values: dict[str, Any] = {
-        "current_step": SolveStep(following or step),
-        "last_active_at": now,
-        "updated_at": now,
+        "current_step": bindparam("following"),
+        "last_active_at": bindparam("at"),
+        "updated_at": bindparam("at"),
         "reply_claimed_until": None,
     }
-    if following is None:
-        values.update(status=SessionStatus.COMPLETED, completed_at=now)
+    if completes:
+        values.update(status=SessionStatus.COMPLETED, completed_at=bindparam("at"))
     return values
+
+
+def advance_params(step: str, now: datetime) -> tuple[bool, dict[str, Any]]:
+    """Whether moving past `step` completes the session, and the parameters to do it."""
+    following = SolveStep(step).next()
+    params = {"step": SolveStep(step), "following": SolveStep(following or step), "at": now}
+    return following is None, params
 
 
 def advance_on_delivery(
@@ -102,6 +113,7 @@ def advance_on_delivery(
     Compare-and-set on the reply being the session's latest, released, and the session still
     at the step the reply answered: a replayed `done` (the step moved) changes nothing.
     """
+    completes, params = advance_params(step, utcnow())
     result = connection.execute(
         update(SolveSession)
         .where(
@@ -109,9 +121,10 @@ def advance_on_delivery(
             SolveSession.reply_id == reply_id,
             SolveSession.reply_claimed_until.is_(None),
             SolveSession.status == SessionStatus.ACTIVE,
-            SolveSession.current_step == SolveStep(step),
+            SolveSession.current_step == bindparam("step"),
         )
-        .values(**advance_values(step, utcnow()))
+        .values(**advance_values(completes)),
+        params,
     )
     return bool(result.rowcount == 1)
 
