@@ -34,10 +34,14 @@ lock-check: $(STAMP)
 	diff -u requirements-dev.txt $$tmp/requirements-dev.txt && echo "the lock is up to date" || \
 	{ echo "FAIL: requirements*.txt are out of date with requirements*.in: run make lock" >&2; exit 1; }
 
+# Without Redis a kept reply lives in the worker that made it, so a resume works with one
+# worker only: `make run` serves one unless REDIS_URL or WEB_CONCURRENCY says otherwise.
+RUN_WORKERS := $(or $(WEB_CONCURRENCY),$(if $(REDIS_URL),2,1))
+
 run: $(STAMP)
 	mkdir -p instance
 	$(BIN)/flask --app wsgi db upgrade
-	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	WEB_CONCURRENCY=$(RUN_WORKERS) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: $(STAMP)
 	$(PYTEST) $(PYTEST_ARGS)
