@@ -2,9 +2,10 @@
 worker and instance sees it, with or without Redis.
 
 The claim is taken by the UPDATE that begins a turn (`free` in its WHERE, `take` in its
-SET), and dropped by the UPDATE that advances the step, so a message costs no extra
-statement. It is a lease: a worker that dies holding one blocks the session only until
-`reply_claimed_until`, which is bounded by the longest a reply can run.
+SET, `taking` for their parameters), and dropped by the UPDATE that advances the step, so
+a message costs no extra statement. It is a lease: a worker that dies holding one blocks
+the session only until `reply_claimed_until`, which is bounded by the longest a reply can
+run.
 """
 
 from __future__ import annotations
@@ -34,18 +35,21 @@ def lease_s(config: Any) -> float:
     return max(paced, bound) + config["REPLY_RESUME_WINDOW_S"] + _MARGIN_S
 
 
-def free(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
-    """No live reply: never claimed, released, or its lease ran out (a crashed worker)."""
+def free() -> ColumnElement[bool]:
+    """No live reply at the bound `at`: never claimed, released, or its lease ran out (a
+    crashed worker)."""
     until = SolveSession.reply_claimed_until
-    return or_(until.is_(None), until <= now)
+    return or_(until.is_(None), until <= bindparam("at"))
 
 
-def take(reply_id: uuid.UUID, now: datetime, lease: float) -> dict[str, Any]:
-    return {"reply_id": reply_id, "reply_claimed_until": lease_end(now, lease)}
+def take() -> dict[str, Any]:
+    """SET that claims the session for the bound `claim` reply until the bound `until`."""
+    return {"reply_id": bindparam("claim"), "reply_claimed_until": bindparam("until")}
 
 
-def lease_end(now: datetime, lease: float) -> datetime:
-    return now + timedelta(seconds=lease)
+def taking(reply_id: uuid.UUID | None, now: datetime, lease: float) -> dict[str, Any]:
+    """The bound parameters of `free()` and `take()`."""
+    return {"at": now, "claim": reply_id, "until": now + timedelta(seconds=lease)}
 
 
 def refusal(row: Row[Any] | None, now: datetime, step: str | None = None) -> Exception | None:

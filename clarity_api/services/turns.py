@@ -117,12 +117,8 @@ _TOUCH = (
 )
 _CLAIM = (
     update(SolveSession)
-    .where(*_ACTIVE, claims.free(bindparam("at")))
-    .values(
-        last_active_at=bindparam("at"),
-        reply_id=bindparam("claim"),
-        reply_claimed_until=bindparam("until"),
-    )
+    .where(*_ACTIVE, claims.free())
+    .values(last_active_at=bindparam("at"), **claims.take())
     .returning(SolveSession.current_step)
 )
 _REFUSAL = select(*claims.refusal_columns()).where(*_MINE)
@@ -148,8 +144,7 @@ def claim(
     statement = _TOUCH if reply_id is None else _CLAIM
     for _attempt in range(_CLAIM_ATTEMPTS):
         now = utcnow()
-        until = claims.lease_end(now, lease_s)
-        params = {"key": key, "user": user_id, "at": now, "claim": reply_id, "until": until}
+        params = {"key": key, "user": user_id, **claims.taking(reply_id, now, lease_s)}
         row = connection.execute(statement, params).first()
         if row is not None:
             break

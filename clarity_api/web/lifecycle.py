@@ -20,9 +20,9 @@ def finish_in_flight(within_s: float) -> None:
     code) goes out, within `within_s` of SIGTERM (or of now)."""
     from clarity_api.services import mail, reply_turns
 
-    start = _term_at if _term_at is not None else time.monotonic()
-    reply_turns.shutdown_all(max(0.0, start + within_s - time.monotonic()))
-    mail.wait_for_pending(timeout=max(0.0, start + within_s - time.monotonic()))
+    deadline = (_term_at if _term_at is not None else time.monotonic()) + within_s
+    reply_turns.shutdown_all(max(0.0, deadline - time.monotonic()))
+    mail.wait_for_pending(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def draining() -> bool:

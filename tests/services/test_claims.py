@@ -28,9 +28,10 @@ def try_claim(app, key, now=None, lease=60.0):
     with app.app_context(), db.engine.begin() as connection:
         row = connection.execute(
             update(SolveSession)
-            .where(SolveSession.id == key, claims.free(now))
-            .values(**claims.take(reply_id, now, lease))
-            .returning(SolveSession.id)
+            .where(SolveSession.id == key, claims.free())
+            .values(**claims.take())
+            .returning(SolveSession.id),
+            claims.taking(reply_id, now, lease),
         ).first()
         if row is None:
             found = connection.execute(
